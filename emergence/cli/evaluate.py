@@ -1,0 +1,108 @@
+"""``emergence eval`` (lm-eval on our tasks) and ``emergence tasks install|uninstall|path``.
+
+    $ emergence eval --model smollm2 --tasks emergence --limit 20 --out runs/eval-base
+    $ emergence tasks install      # then a bare `lm_eval --tasks age_rating ...` works
+    $ emergence tasks uninstall
+
+Handlers parse flags and call :mod:`emergence.lmeval`; lm_eval is imported only there.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    ev = sub.add_parser(
+        "eval", help="run the lm-eval tasks (age_rating, age_rating_mc, author_intent)",
+        description="Run lm-eval's hf model on the emergence tasks and print lm-eval's "
+        "results table. Data: the embedded sample's eval sets unless --metadata names "
+        "eval_dir (prepared sets) or corpus.")
+    ev.add_argument("--model", required=True,
+                    help="model spec: smollm2, tiny-llama, a local folder or a hub id")
+    ev.add_argument("--adapter", default=None, help="PEFT adapter folder (lm-eval's peft=)")
+    ev.add_argument("--tasks", default="emergence",
+                    help="comma-separated task or group names (default: emergence, all three)")
+    ev.add_argument("--limit", type=float, default=None,
+                    help="documents per task (a fraction below 1 is a share)")
+    ev.add_argument("--out", default=None, help="folder for results.json and samples_*.jsonl")
+    ev.add_argument("--metadata", default=None,
+                    help='JSON passed to the tasks, e.g. \'{"eval_dir": "/path/to/evalsets"}\'')
+    ev.add_argument("--batch-size", default="8", help="lm-eval batch size (an int or 'auto')")
+    ev.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    ev.add_argument("--no-chat-template", dest="chat_template", action="store_false",
+                    help="send the bare question instead of the chat-templated turn")
+    ev.add_argument("--bootstrap-iters", type=int, default=1000,
+                    help="lm-eval's bootstrap draws for standard errors (0: none)")
+    ev.set_defaults(handler=_eval)
+
+    tasks = sub.add_parser("tasks", help="register the lm-eval tasks with this environment",
+                           description="Manage the emergence lm-eval tasks.")
+    action = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+    install = action.add_parser(
+        "install", help="add the tasks to this environment's lm_eval/tasks (opt-in)")
+    install.set_defaults(handler=_install)
+    uninstall = action.add_parser("uninstall", help="remove exactly what install added")
+    uninstall.set_defaults(handler=_uninstall)
+    path = action.add_parser("path", help="print the tasks folder (for --include_path)")
+    path.set_defaults(handler=_path)
+
+
+def _limit(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    return int(value) if value >= 1 else value
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from emergence.lmeval import evaluate, format_results
+
+    metadata = None
+    if args.metadata:
+        try:
+            metadata = json.loads(args.metadata)
+        except json.JSONDecodeError as exc:
+            print(f"--metadata is not JSON: {exc}", file=sys.stderr)
+            return 2
+        if not isinstance(metadata, dict):
+            print("--metadata must be a JSON object", file=sys.stderr)
+            return 2
+    batch = args.batch_size if args.batch_size.startswith("auto") else int(args.batch_size)
+    results = evaluate(
+        args.model, adapter=args.adapter, tasks=args.tasks, limit=_limit(args.limit),
+        out_dir=args.out, metadata=metadata, batch_size=batch, device=args.device,
+        apply_chat_template=args.chat_template, bootstrap_iters=args.bootstrap_iters,
+    )
+    print(format_results(results))
+    if args.out:
+        print(f"results written to {args.out}/results.json")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from emergence.lmeval import install_tasks
+
+    target = install_tasks()
+    print(f"installed the emergence tasks into {target}")
+    print("undo with: emergence tasks uninstall")
+    return 0
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from emergence.lmeval import installed_tasks_dir, uninstall_tasks
+
+    removed = uninstall_tasks()
+    if removed:
+        print(f"removed {len(removed)} paths from {installed_tasks_dir()}")
+    else:
+        print("nothing to remove: the emergence tasks were not installed")
+    return 0
+
+
+def _path(args: argparse.Namespace) -> int:
+    from emergence.lmeval import tasks_path
+
+    print(tasks_path())
+    return 0

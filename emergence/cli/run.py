@@ -1,0 +1,166 @@
+"""``emergence run``: the whole experiment in one command, resumable, with a report.
+
+    $ emergence run                                   # cpu-demo without CUDA, seed with it
+    $ emergence run --profile seed --corpus trn.json --out runs/seed
+    $ emergence run --config my.toml --set train.max_steps=20 --set evalsets.age_heldout=50
+
+Configuration layers: the profile (``--profile``, else the file's top-level ``profile``
+key, else ``cpu-demo`` without CUDA and ``seed`` with it), then ``--config``, then
+``--corpus``, then each ``--set key=value`` (dotted keys of ExperimentConfig). Running the
+same command again resumes the run; a changed config with the same ``--out`` is refused
+with the changed fields listed. Ends with a one-screen summary and the report's path.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run the whole experiment (audit, eval sets, probes, training, lm-eval, verdicts, report)",
+        description="Audit the corpus, split it, build eval sets, probe the base model, train, probe the "
+        "tuned model, run the lm-eval tasks, judge the hypotheses and write report.md / report.html, all "
+        "in one run directory. Re-running resumes; finished stages are skipped.",
+    )
+    p.add_argument("--config", default=None, help="experiment TOML/YAML/JSON (keys of ExperimentConfig)")
+    p.add_argument("--profile", default=None,
+                   help="built-in profile: cpu-demo (default without CUDA) or seed (default with CUDA)")
+    p.add_argument("--corpus", default=None, help="corpus file (e.g. trn.json); default: the profile's")
+    p.add_argument("--out", default=None,
+                   help="run directory (default: runs/<profile>-<config hash>, so a changed config gets a fresh one)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. train.max_steps=20 (repeatable)")
+    p.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="start the run directory over instead of resuming it")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from emergence.configio import ConfigError, parse_set
+    from emergence.experiment import ConfigChangedError, default_profile, load_experiment_config, run_experiment
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        overrides: dict[str, Any] = {}
+        if args.corpus is not None:
+            overrides["corpus"] = args.corpus
+        overrides.update(parse_set(args.sets))
+        profile = args.profile
+        if profile is None and args.config is None:
+            profile = default_profile()
+        config = load_experiment_config(args.config, profile=profile, overrides=overrides)
+    except (ConfigError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    if args.print_config:
+        _print_toml(config)
+        return 0
+    corpus = config.corpus_path()
+    if not corpus.is_file():
+        err.print(f"[red]error:[/red] corpus {corpus} does not exist: pass --corpus PATH "
+                  "(or --set corpus=PATH)")
+        return 2
+    _log_to_stderr()
+    try:
+        result = run_experiment(config, out_dir=args.out, resume=args.resume, console=err)
+    except ConfigChangedError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        return 3
+    except FileExistsError as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        return 3
+    render_summary(result, Console())
+    return 0
+
+
+def _print_toml(config: Any) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from emergence.configio import dump_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = dump_config(config, Path(tmp) / "config.toml")
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+def _log_to_stderr() -> None:
+    # the trainer logs a line per step where no progress bar is drawn (CI logs)
+    import logging
+
+    logger = logging.getLogger("emergence")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("    %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def _est(est: Any, pct: bool = True) -> str:
+    from emergence.report import fmt_est
+
+    return fmt_est(est, pct=pct)
+
+
+def render_summary(result: Any, console: Any) -> None:
+    """One screen: verdicts, key numbers with intervals, where the report is."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from emergence.report import headline
+
+    outcome, sentence = headline(result)
+    colour = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
+    console.print(Panel(sentence, title=f"[bold]emergence: {outcome.upper()}[/bold]",
+                        border_style=colour.get(outcome, "white")))
+
+    variant = result.probes.config.verdict_variant
+    table = Table(title="Key numbers (mean [95% interval])", title_justify="left")
+    for col in ("set", "model", "answered", "within ±2y", "MAE (years)", "band by likelihood"):
+        table.add_column(col, justify="left" if col in ("set", "model") else "right")
+    for set_name in ("age_heldout", "age_seen"):
+        per_model = result.metrics.tables.get(set_name, {})
+        for which in ("base", "tuned"):
+            m = per_model.get(which, {}).get(variant)
+            if m:
+                table.add_row(set_name, which, _est(m.get("inferred")), _est(m.get("within_2y")),
+                              _est(m.get("abs_error"), pct=False), _est(m.get("mc_correct")))
+        for kind, per_set in result.metrics.baselines.items():
+            m = per_set.get(set_name)
+            if m and set_name == "age_heldout":
+                table.add_row(set_name, f"{kind} baseline", _est(m.get("inferred")), _est(m.get("within_2y")),
+                              _est(m.get("abs_error"), pct=False), "")
+    console.print(table)
+
+    train = result.train
+    loss = (f"training: {train.steps} steps, average loss {_num(train.train_loss_avg)}, held-out loss "
+            f"{_num(train.heldout_loss_before)} → {_num(train.heldout_loss_after)}")
+    console.print(loss)
+    gap = result.metrics.memorisation_gap.get("tuned", {}).get("rouge_l")
+    if gap:
+        console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {_est(gap, pct=False)}")
+    il = result.controls.item_level
+    if il is not None:
+        console.print(f"item-level control: {il.kind} (item-level part {il.item_gain_diff.short(signed=True)}, "
+                      f"distributional part {il.shuffled_control.effect.short(signed=True)})")
+
+    console.print("[bold]Verdicts[/bold]")
+    for v in result.verdicts:
+        console.print(f"  [{colour.get(v.outcome, 'white')}]{v.outcome.upper():<12}[/] {v.hypothesis.name}: "
+                      f"effect {v.effect.short(signed=True)} (n={v.n})")
+    ran = [s for s in result.stages if s.status == "ran"]
+    console.print(f"stages run now: {len(ran)} of {len(result.stages)}; stage time "
+                  f"{result.timings.get('total', 0.0):.0f} s, this invocation {result.timings.get('this_invocation', 0.0):.0f} s")
+    console.print(f"report: [bold]{result.paths.report_html}[/bold]  (and {result.paths.report_md.name})")
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"

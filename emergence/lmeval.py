@@ -1,0 +1,315 @@
+"""lm-eval integration: the tasks' folder and data, ``evaluate()``, tasks install/uninstall.
+
+    >>> from emergence.lmeval import tasks_path, TASK_NAMES
+    >>> (tasks_path() / "age_rating.yaml").is_file()
+    True
+    >>> TASK_NAMES
+    ('age_rating', 'age_rating_mc', 'author_intent_seen', 'author_intent_heldout')
+
+Three ways to run the tasks (all offline; ``BASE`` is a local model folder):
+
+    $ lm_eval --model hf --model_args pretrained=BASE,peft=ADAPTER --tasks age_rating \\
+        --include_path "$(python -m emergence.tasks)" --apply_chat_template
+    $ emergence eval --model smollm2 --adapter ADAPTER --tasks emergence --limit 20
+    $ emergence tasks install && lm_eval --model hf --model_args pretrained=BASE --tasks emergence
+
+The tasks read their documents through :func:`task_dataset`: by default the embedded
+sample's eval sets built with the default :class:`~emergence.evalsets.EvalSetConfig`
+(once per process), or ``--metadata '{"eval_dir": DIR}'`` (sets written by
+``write_eval_sets``), or ``--metadata '{"corpus": FILE}'`` (built from that corpus).
+lm_eval, datasets and torch are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "GROUP_NAMES",
+    "TASK_NAMES",
+    "evaluate",
+    "format_results",
+    "install_tasks",
+    "installed_tasks_dir",
+    "lm_eval_tasks_dir",
+    "memorisation_gaps",
+    "task_dataset",
+    "tasks_path",
+    "uninstall_tasks",
+]
+
+TASK_NAMES: tuple[str, ...] = ("age_rating", "age_rating_mc", "author_intent_seen",
+                               "author_intent_heldout")
+GROUP_NAMES: tuple[str, ...] = ("author_intent", "emergence")
+INTENT_TASKS = ("author_intent_seen", "author_intent_heldout")
+
+# What `emergence tasks install` writes into lm_eval/tasks/: one folder, named for us, with
+# links to our task files and a marker listing exactly what was added.
+INSTALL_DIRNAME = "emergence"
+MARKER = ".emergence-tasks.json"
+_INSTALLED_GLOBS = ("*.yaml", "utils.py", "README.md")
+
+
+def tasks_path() -> Path:
+    """The folder holding the task YAMLs (the installed ``emergence.tasks`` package)."""
+    from emergence.tasks import TASKS_DIR
+
+    return TASKS_DIR
+
+
+# --------------------------------------------------------------------------- task data
+
+
+@functools.lru_cache(maxsize=8)
+def _built_sets(corpus: str, config_json: str) -> dict[str, list[Any]]:
+    # lm-eval loads each task's data separately; building once per process serves all.
+    from emergence.evalsets import EvalSetConfig, build_eval_sets
+
+    return dict(build_eval_sets(corpus, EvalSetConfig.model_validate_json(config_json)))
+
+
+def _eval_items(name: str, metadata: Mapping[str, Any]) -> list[Any]:
+    from emergence.evalsets import EvalSetConfig, read_eval_set
+
+    eval_dir = metadata.get("eval_dir")
+    if eval_dir:
+        path = Path(str(eval_dir)).expanduser() / f"{name}.jsonl"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: eval_dir must hold eval sets written by "
+                "emergence.evalsets.write_eval_sets (or `emergence probe`)")
+        return read_eval_set(path)
+    corpus = metadata.get("corpus")
+    if corpus:
+        corpus = str(Path(str(corpus)).expanduser().resolve())
+    else:
+        from emergence.sample import sample_path
+
+        corpus = str(sample_path())
+    config = EvalSetConfig(**dict(metadata.get("eval_config") or {}))
+    return _built_sets(corpus, config.model_dump_json())[name]
+
+
+def task_dataset(name: str, **metadata: Any) -> dict[str, Any]:
+    """``{"test": datasets.Dataset}`` of one eval set, for a task's ``custom_dataset``.
+
+    ``metadata`` is what lm-eval passes (``--metadata`` JSON merged with model args); read
+    here: ``eval_dir`` (a folder of ``<set>.jsonl``), else ``corpus`` (a corpus file,
+    with optional ``eval_config``: EvalSetConfig fields), else the embedded sample.
+    Each document is an :class:`~emergence.evalsets.EvalItem` as a dict.
+    """
+    import datasets
+
+    items = _eval_items(name, metadata)
+    if not items:
+        raise ValueError(f"eval set {name!r} is empty: lm-eval needs at least one document")
+    rows = [item.model_dump(mode="json") for item in items]
+    return {"test": datasets.Dataset.from_list(rows)}
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _task_list(tasks: str | Sequence[str]) -> list[str]:
+    names = tasks.split(",") if isinstance(tasks, str) else [
+        part for task in tasks for part in str(task).split(",")]
+    names = [n.strip() for n in names if n.strip()]
+    if not names:
+        raise ValueError("no tasks given")
+    return names
+
+
+def memorisation_gaps(samples: Mapping[str, Sequence[Mapping[str, Any]]], *,
+                      n_boot: int = 2000) -> dict[str, Any]:
+    """Seen minus held-out of each intent metric, from lm-eval's logged samples.
+
+    Returns ``{metric: Estimate}`` (unpaired bootstrap through
+    :func:`emergence.metrics.memorisation_gap`); empty unless both intent subtasks ran.
+    """
+    from emergence.metrics import INTENT_KEYS, memorisation_gap
+
+    seen, held = (samples.get(task) for task in INTENT_TASKS)
+    if not seen or not held:
+        return {}
+    return {key: memorisation_gap(seen, held, key, n_boot=n_boot) for key in INTENT_KEYS}
+
+
+def evaluate(
+    model: str,
+    *,
+    adapter: str | Path | None = None,
+    tasks: str | Sequence[str] = ("emergence",),
+    limit: int | float | None = None,
+    out_dir: str | Path | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    batch_size: int | str = 8,
+    device: str | None = None,
+    apply_chat_template: bool = True,
+    bootstrap_iters: int = 1000,
+    gen_kwargs: str | dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run lm-eval's ``hf`` model on our tasks and return lm-eval's results dict.
+
+    ``model`` goes through :func:`emergence.models.resolve_model` first (so ``"smollm2"``
+    works); ``adapter`` is a PEFT folder (lm-eval's ``peft=``). ``tasks`` are task or group
+    names (a comma-separated string or a list); lm-eval's own tasks are indexed only when
+    a name is not ours. The chat template is applied by default (chat models).
+    The result carries lm-eval's ``results``/``groups``/``configs``/``samples`` plus
+    ``emergence.memorisation_gap`` ({metric: Estimate as dict}) when both intent subtasks
+    ran. ``out_dir`` receives ``results.json`` and ``samples_<task>.jsonl``.
+    """
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from emergence.models import resolve_model
+
+    names = _task_list(tasks)
+    if device is None:
+        import torch
+
+        # lm-eval's hf model treats an explicit None as "cuda" on a CPU-only torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model_args: dict[str, Any] = {"pretrained": resolve_model(str(model))}
+    if adapter is not None:
+        adapter_path = Path(adapter).expanduser()
+        if not adapter_path.is_dir():
+            raise FileNotFoundError(f"adapter folder {adapter_path} does not exist")
+        model_args["peft"] = str(adapter_path.resolve())
+    ours = set(TASK_NAMES) | set(GROUP_NAMES)
+    manager = TaskManager(include_path=str(tasks_path()),
+                          include_defaults=not set(names) <= ours,
+                          metadata=dict(metadata or {}))
+    results = lm_eval.simple_evaluate(
+        model="hf", model_args=model_args, tasks=names, task_manager=manager, limit=limit,
+        batch_size=batch_size, device=device, apply_chat_template=apply_chat_template,
+        bootstrap_iters=bootstrap_iters, gen_kwargs=gen_kwargs, log_samples=True,
+    )
+    gaps = memorisation_gaps(results.get("samples") or {})
+    results["emergence"] = {
+        "model": str(model),
+        "adapter": model_args.get("peft"),
+        "memorisation_gap": {k: e.model_dump() for k, e in gaps.items()},
+    }
+    if out_dir is not None:
+        _write_results(results, Path(out_dir))
+    return results
+
+
+def _write_results(results: Mapping[str, Any], out: Path) -> None:
+    from lm_eval.utils import handle_non_serializable
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {k: v for k, v in results.items() if k != "samples"}
+    (out / "results.json").write_text(
+        json.dumps(summary, indent=2, default=handle_non_serializable) + "\n", encoding="utf-8")
+    for task, rows in (results.get("samples") or {}).items():
+        with open(out / f"samples_{task}.jsonl", "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, default=handle_non_serializable) + "\n")
+
+
+def format_results(results: Mapping[str, Any]) -> str:
+    """lm-eval's results table (and groups table), then the memorisation gaps."""
+    from lm_eval.utils import make_table
+
+    text = make_table(results)
+    if results.get("groups"):
+        text += "\n" + make_table(results, "groups")
+    gaps = (results.get("emergence") or {}).get("memorisation_gap") or {}
+    if gaps:
+        from emergence.stats import Estimate
+
+        text += "\nmemorisation gap (author_intent_seen minus author_intent_heldout):\n"
+        for key, est in gaps.items():
+            text += f"  {key:<15} {Estimate.model_validate(est).format(3, signed=True)}\n"
+    return text
+
+
+# --------------------------------------------------------------------------- install
+
+
+def lm_eval_tasks_dir() -> Path:
+    """The ``lm_eval/tasks`` folder of the lm-eval that this interpreter imports.
+
+    Not symlink-resolved: lm-eval's TaskManager scans ``Path(__file__).parent`` as is.
+    """
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).absolute().parent
+
+
+def installed_tasks_dir(tasks_dir: str | Path | None = None) -> Path:
+    """Where :func:`install_tasks` puts our tasks: ``lm_eval/tasks/emergence``."""
+    return Path(tasks_dir or lm_eval_tasks_dir()) / INSTALL_DIRNAME
+
+
+def install_tasks(tasks_dir: str | Path | None = None) -> Path:
+    """Register the tasks with the current environment's lm-eval (opt-in; see uninstall).
+
+    lm-eval only discovers tasks under its own ``lm_eval/tasks`` folder (or
+    ``--include_path``), so this creates ``lm_eval/tasks/emergence/`` with symlinks to our
+    YAMLs, ``utils.py`` and README (copies where symlinks are not allowed) and a marker
+    file listing them. A linked YAML is read from its real path, so ``!function utils.*``
+    resolves to this package's ``utils.py``. Re-installing refreshes the links; a foreign
+    folder of the same name is never touched. Returns the folder.
+    """
+    target = installed_tasks_dir(tasks_dir)
+    if target.exists() or target.is_symlink():
+        if not (target / MARKER).is_file():
+            raise FileExistsError(f"{target} exists and was not made by `emergence tasks "
+                                  "install`; remove it yourself if it should go")
+        uninstall_tasks(tasks_dir)
+    source = tasks_path()
+    files = sorted({p for pattern in _INSTALLED_GLOBS for p in source.glob(pattern)})
+    target.mkdir(parents=True)
+    added: list[str] = []
+    try:
+        for src in files:
+            dest = target / src.name
+            try:
+                os.symlink(src, dest)
+            except OSError:  # e.g. Windows without developer mode
+                shutil.copy2(src, dest)
+            added.append(src.name)
+    finally:
+        import emergence
+
+        (target / MARKER).write_text(json.dumps(
+            {"source": str(source), "files": added, "emergence_version": emergence.__version__},
+            indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def uninstall_tasks(tasks_dir: str | Path | None = None) -> list[Path]:
+    """Remove exactly what :func:`install_tasks` added; returns the removed paths.
+
+    Files the marker does not list stay (and then so does the folder). A no-op returning
+    ``[]`` when nothing is installed.
+    """
+    target = installed_tasks_dir(tasks_dir)
+    marker = target / MARKER
+    if not marker.is_file():
+        return []
+    listed = json.loads(marker.read_text(encoding="utf-8")).get("files", [])
+    removed: list[Path] = []
+    for name in listed:
+        path = target / Path(name).name  # never outside the folder, whatever the marker says
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            removed.append(path)
+    marker.unlink()
+    removed.append(marker)
+    cache = target / "__pycache__"  # lm-eval may have imported a copied utils.py
+    if cache.is_dir():
+        shutil.rmtree(cache)
+    try:
+        target.rmdir()
+        removed.append(target)
+    except OSError:  # something else was put there: leave it
+        pass
+    return removed

@@ -1,0 +1,175 @@
+"""The report's charts (matplotlib, Agg backend): metrics with intervals, memorisation gap, stated ages.
+
+    >>> from emergence.plots import interval_errors
+    >>> interval_errors({"mean": 0.5, "ci_low": 0.4, "ci_high": 0.7, "n": 10})
+    (0.5, 0.09999999999999998, 0.19999999999999996)
+
+Every chart reads the aggregates the stages computed (``ProbeMetrics`` as dumped to
+``metrics.json``: ``{"mean", "ci_low", "ci_high", "n", ...}`` per metric) and draws them;
+no number is computed here. The training loss curve is the trainer's own ``loss.png``.
+matplotlib is imported inside the functions.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+__all__ = ["age_bars", "age_scatter", "interval_errors", "memorisation_gap_chart"]
+
+# One colour per series, the same in every chart (colour-blind safe, Okabe-Ito).
+COLOURS = {"base": "#0072B2", "tuned": "#D55E00", "majority": "#999999", "rule": "#009E73",
+           "seen": "#CC79A7", "held-out": "#56B4E9"}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _ok(est: Mapping[str, Any] | None) -> bool:
+    if not est or not est.get("n"):
+        return False
+    mean = est.get("mean")
+    return mean is not None and not (isinstance(mean, float) and math.isnan(mean))
+
+
+def interval_errors(est: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(mean, distance down to ci_low, distance up to ci_high); zero where the interval is undefined."""
+    mean = float(est["mean"])
+    lo, hi = est.get("ci_low"), est.get("ci_high")
+    down = mean - float(lo) if lo is not None and not math.isnan(float(lo)) else 0.0
+    up = float(hi) - mean if hi is not None and not math.isnan(float(hi)) else 0.0
+    return mean, max(down, 0.0), max(up, 0.0)
+
+
+def _grouped(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequence[Mapping[str, Any] | None]]],
+             *, ylabel: str, ylim: tuple[float, float] | None = None) -> None:
+    """Bars of each series per group, with asymmetric interval error bars; n/a bars are left out."""
+    width = 0.8 / max(len(series), 1)
+    for s, (name, ests) in enumerate(series):
+        xs, ys, lo, hi = [], [], [], []
+        for g, est in enumerate(ests):
+            if not _ok(est):
+                continue
+            mean, down, up = interval_errors(est)
+            xs.append(g + (s - (len(series) - 1) / 2) * width)
+            ys.append(mean)
+            lo.append(down)
+            hi.append(up)
+        if xs:
+            ax.bar(xs, ys, width * 0.95, yerr=[lo, hi], capsize=3, label=name,
+                   color=COLOURS.get(name.split(" ")[0], None), error_kw={"elinewidth": 1})
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups)
+    ax.set_ylabel(ylabel)
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def age_bars(metrics: Mapping[str, Any], path: str | Path, *, set_name: str = "age_heldout",
+             variant: str = "seed") -> Path | None:
+    """Base vs tuned (and the baselines) on one age set: rates in one panel, errors in years in another."""
+    tables = metrics.get("tables", {}).get(set_name, {})
+    if not tables:
+        return None
+    plt = _plt()
+    rates = [("inferred", "answered\nwith an age"), ("within_2y", "within\n±2 years"),
+             ("band_correct", "band\ncorrect"), ("mc_correct", "band by\nlikelihood")]
+    errors = [("abs_error", "MAE (years)"), ("mc_expected_abs_error", "expected error\nover bands (years)")]
+    series_rates, series_err = [], []
+    for which in ("base", "tuned"):
+        m = tables.get(which, {}).get(variant, {})
+        if m:
+            series_rates.append((which, [m.get(k) for k, _ in rates]))
+            series_err.append((which, [m.get(k) for k, _ in errors]))
+    for kind, per_set in metrics.get("baselines", {}).items():
+        m = per_set.get(set_name)
+        if m:
+            label = f"{kind} baseline"
+            series_rates.append((label, [m.get(k) for k, _ in rates]))
+            series_err.append((label, [m.get(k) for k, _ in errors]))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), dpi=110, gridspec_kw={"width_ratios": [2, 1]})
+    _grouped(ax1, [label for _, label in rates], series_rates, ylabel="share of items", ylim=(0, 1.05))
+    _grouped(ax2, [label for _, label in errors], series_err, ylabel="years (lower is better)")
+    ax1.legend(fontsize=8, loc="upper right")
+    fig.suptitle(f"{set_name}: base vs tuned, with 95% intervals")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def memorisation_gap_chart(metrics: Mapping[str, Any], path: str | Path) -> Path | None:
+    """Author-intent overlap with the training text, seen vs held-out titles, per model."""
+    tables = metrics.get("tables", {})
+    seen, held = tables.get("intent_seen", {}), tables.get("intent_heldout", {})
+    if not seen or not held:
+        return None
+    plt = _plt()
+    keys = [("intent", "rouge_l", "ROUGE-L"), ("intent", "lcs_ratio", "LCS ratio"),
+            ("intent", "ngram8_overlap", "8-gram overlap"), ("extract", "k_extractable", "k-extractable")]
+    models = [m for m in ("base", "tuned") if m in seen and m in held]
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), dpi=110, squeeze=False, sharey=True)
+    for ax, which in zip(axes[0], models):
+        series = []
+        for side, per_model in (("seen", seen), ("held-out", held)):
+            per_variant = per_model.get(which, {})
+            series.append((side, [per_variant.get(variant, {}).get(key) for variant, key, _ in keys]))
+        _grouped(ax, [label for *_, label in keys], series, ylabel="mean overlap with training text")
+        gap = metrics.get("memorisation_gap", {}).get(which, {}).get("rouge_l")
+        title = f"{which} model"
+        if _ok(gap):
+            mean, down, up = interval_errors(gap)
+            title += f": ROUGE-L gap {mean:+.3f} [{mean - down:+.3f}, {mean + up:+.3f}]"
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Memorisation: seen vs held-out titles (95% intervals)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def age_scatter(pairs: Sequence[tuple[float, float | None, float | None]], path: str | Path,
+                *, set_name: str = "age_heldout") -> Path | None:
+    """Stated age against true age, base and tuned side by side (abstentions counted in the title).
+
+    ``pairs`` holds (true age, base's stated age or None, tuned's stated age or None) per item.
+    A tuned model that only learned the corpus's age distribution fills the columns evenly;
+    one that infers ages per item moves points toward the diagonal.
+    """
+    if not pairs:
+        return None
+    plt = _plt()
+    import random
+
+    jitter = random.Random(0)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110, sharex=True, sharey=True)
+    top = max([p[0] for p in pairs] + [v for p in pairs for v in p[1:] if v is not None] + [18.0])
+    for ax, which, idx in ((axes[0], "base", 1), (axes[1], "tuned", 2)):
+        xs = [p[0] + jitter.uniform(-0.25, 0.25) for p in pairs if p[idx] is not None]
+        ys = [p[idx] + jitter.uniform(-0.25, 0.25) for p in pairs if p[idx] is not None]
+        abstained = sum(p[idx] is None for p in pairs)
+        ax.fill_between([0, top + 1], [-2, top - 1], [2, top + 3], color="#dddddd", alpha=0.6, lw=0,
+                        label="within ±2 years")
+        ax.plot([0, top + 1], [0, top + 1], color="#888888", lw=1)
+        ax.scatter(xs, ys, s=14, alpha=0.6, color=COLOURS[which])
+        ax.set_title(f"{which}: {len(xs)} stated an age, {abstained} did not", fontsize=10)
+        ax.set_xlabel("true minimum age (years)")
+        ax.set_xlim(-0.5, top + 1)
+        ax.set_ylim(-0.5, top + 1)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("stated minimum age (years)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"{set_name}: stated vs true age (jittered)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,300 @@
+"""Corpus records -> chat exchanges -> tokenised examples in a streaming ``IterableDataset``.
+
+    >>> from emergence.train.data import chat_messages
+    >>> chat_messages({"title": "The Very Hungry Caterpillar", "content": "A caterpillar eats."}, "{title}")
+    [{'role': 'user', 'content': 'The Very Hungry Caterpillar'}, {'role': 'assistant', 'content': 'A caterpillar eats.'}]
+
+Each train-split record becomes one exchange (user: the title in ``prompt_template``;
+assistant: the content), rendered with the tokenizer's own chat template and tokenised
+here, with ``labels`` set to -100 over the prompt tokens (``loss_on="assistant"``), so
+the trainer gets ready ``input_ids``/``labels`` and every backend sees identical data.
+
+:class:`TrainStream` reads the corpus with :func:`emergence.stream.stream_records` inside a
+generator, so the file is never materialised: the first batch is ready after reading
+its first few lines, and host memory stays flat for any corpus size. It cycles over the
+corpus endlessly (the trainer stops at ``max_steps``) and remembers, for each example
+it yields, where in the stream it came from, so a checkpoint can record the exact resume
+point (:class:`DataState`) and a resumed run skips what was consumed
+(``stream_records(skip=N)``) instead of re-reading it. Held-out records
+(``split_of(...) != "train"``) are filtered here and never reach training.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "DataState",
+    "EmptyTrainSplitError",
+    "TrainStream",
+    "chat_messages",
+    "encode_example",
+    "first_train_record",
+    "heldout_examples",
+    "render_chat",
+]
+
+IGNORE_INDEX = -100
+# Positions kept for examples already yielded: the trainer and its data loader read at
+# most a few batches ahead of the optimiser step (accumulation steps + 2 batches), far
+# fewer than this. Each is a 4-tuple, so the window costs about 2 MB.
+_POSITIONS_KEPT = 16384
+
+
+class EmptyTrainSplitError(ValueError):
+    """The corpus yields no training example with the given filters."""
+
+
+class DataState(BaseModel):
+    """Where a shard's training stream stands: enough to resume it exactly."""
+
+    rank: int = Field(0, description="Shard index (the DDP rank).")
+    world: int = Field(1, description="Number of shards (the DDP world size).")
+    pass_index: int = Field(0, description="How many full passes over the corpus preceded this one.")
+    stream_skip: int = Field(
+        0,
+        description="Input records stream_records has read in this pass so far (its stats.read, "
+        "across shards): a resumed pass starts with skip=this.",
+    )
+    train_taken: int = Field(0, description="Train-split records taken in this pass so far (for max_records).")
+    examples: int = Field(0, description="Examples yielded by this shard since the run began.")
+
+
+def _field(record: Any, name: str) -> Any:
+    return record[name] if isinstance(record, Mapping) else getattr(record, name)
+
+
+def chat_messages(record: Any, prompt_template: str) -> list[dict[str, str]]:
+    """The exchange for one record: user = the title in the template, assistant = the content."""
+    return [
+        {"role": "user", "content": prompt_template.format(title=_field(record, "title"))},
+        {"role": "assistant", "content": _field(record, "content")},
+    ]
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, str]:
+    """(prompt text with the generation prompt, full conversation text), by the tokenizer's template."""
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    return prompt, full
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def encode_example(
+    tokenizer: Any,
+    messages: list[dict[str, str]],
+    *,
+    max_seq_length: int,
+    loss_on: str = "assistant",
+) -> dict[str, list[int]] | None:
+    """``{"input_ids", "labels"}`` for one exchange, or None when no token would carry loss.
+
+    The prompt is everything the template renders before the assistant's content (its
+    generation prompt included); with ``loss_on="assistant"`` its tokens get label -100.
+    Where the tokenised prompt is not a prefix of the tokenised conversation (a merge
+    across the boundary), the completion starts where they diverge. Long examples keep
+    their start (the prompt) and lose the end of the content.
+    """
+    prompt_text, full_text = render_chat(tokenizer, messages)
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    input_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"]
+    if loss_on == "assistant":
+        n_prompt = _common_prefix(prompt_ids, input_ids)
+        labels = [IGNORE_INDEX] * n_prompt + input_ids[n_prompt:]
+    elif loss_on == "all":
+        labels = list(input_ids)
+    else:
+        raise ValueError(f"loss_on must be 'assistant' or 'all', got {loss_on!r}")
+    input_ids, labels = input_ids[:max_seq_length], labels[:max_seq_length]
+    if all(label == IGNORE_INDEX for label in labels):
+        return None
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def _stream(corpus: str | Path, *, drop_empty: bool, shard: tuple[int, int] | None = None, skip: int = 0):
+    from emergence.stream import stream_records
+
+    return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip)
+
+
+def first_train_record(corpus: str | Path, *, drop_empty: bool, held_out: float, salt: str) -> Any | None:
+    """The first train-split record of the corpus, or None (reads only up to it)."""
+    from emergence.split import split_of
+
+    with _stream(corpus, drop_empty=drop_empty) as records:
+        for record in records:
+            if split_of(record, held_out=held_out, salt=salt) == "train":
+                return record
+    return None
+
+
+def heldout_examples(
+    corpus: str | Path,
+    tokenizer: Any,
+    *,
+    n: int,
+    prompt_template: str,
+    max_seq_length: int,
+    loss_on: str,
+    drop_empty: bool,
+    held_out: float,
+    salt: str,
+) -> list[dict[str, list[int]]]:
+    """The fixed held-out sample: the first ``n`` held-out records in stream order, encoded."""
+    from emergence.split import split_of
+
+    out: list[dict[str, list[int]]] = []
+    if n <= 0:
+        return out
+    with _stream(corpus, drop_empty=drop_empty) as records:
+        for record in records:
+            if split_of(record, held_out=held_out, salt=salt) != "held_out":
+                continue
+            example = encode_example(
+                tokenizer, chat_messages(record, prompt_template), max_seq_length=max_seq_length, loss_on=loss_on
+            )
+            if example is not None:
+                out.append(example)
+                if len(out) >= n:
+                    break
+    return out
+
+
+class TrainStream:
+    """The endless, resumable stream of training examples for one run (one shard per rank)."""
+
+    def __init__(
+        self,
+        corpus: str | Path,
+        tokenizer: Any,
+        *,
+        prompt_template: str = "{title}",
+        max_seq_length: int = 2048,
+        loss_on: str = "assistant",
+        drop_empty: bool = True,
+        held_out: float = 0.1,
+        salt: str = "emergence",
+        max_records: int | None = None,
+        world: int = 1,
+        start: Mapping[int, DataState] | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.tokenizer = tokenizer
+        self.prompt_template = prompt_template
+        self.max_seq_length = max_seq_length
+        self.loss_on = loss_on
+        self.drop_empty = drop_empty
+        self.held_out = held_out
+        self.salt = salt
+        self.max_records = max_records
+        self.world = world
+        # rank -> where that shard resumes; a fresh run starts every shard at zero
+        self.start = {r: DataState(rank=r, world=world) for r in range(world)}
+        for rank, state in (start or {}).items():
+            if state.world != world:
+                raise ValueError(
+                    f"the checkpoint's data stream was split over {state.world} processes, this run "
+                    f"has {world}: resume with the same number of processes"
+                )
+            self.start[rank] = state
+        self.dropped = 0  # train records whose example carried no loss token (prompt too long)
+        self._lock = threading.Lock()
+        # rank -> {example index of this iteration: (pass, stream_skip, train_taken, examples)}
+        self._positions: dict[int, collections.OrderedDict[int, tuple[int, int, int, int]]] = {}
+
+    # -- the generator behind the dataset --------------------------------------------------
+    def _examples(self, shards: list[tuple[int, int]]) -> Iterator[dict[str, list[int]]]:
+        from emergence.split import split_of
+
+        for rank, world in shards:
+            state = self.start[rank]
+            positions: collections.OrderedDict[int, tuple[int, int, int, int]] = collections.OrderedDict()
+            with self._lock:  # the newest iteration of a shard is the one the trainer consumes
+                self._positions[rank] = positions
+                self.dropped = 0
+            pass_index, skip, taken, produced = state.pass_index, state.stream_skip, state.train_taken, 0
+            examples = state.examples
+            while True:
+                yielded_in_pass = 0
+                shard = (rank, world) if world > 1 else None
+                with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip) as records:
+                    for record in records:
+                        if split_of(record, held_out=self.held_out, salt=self.salt) != "train":
+                            continue
+                        if self.max_records is not None and taken >= self.max_records:
+                            break
+                        taken += 1
+                        example = encode_example(
+                            self.tokenizer,
+                            chat_messages(record, self.prompt_template),
+                            max_seq_length=self.max_seq_length,
+                            loss_on=self.loss_on,
+                        )
+                        if example is None:
+                            self.dropped += 1
+                            continue
+                        examples += 1
+                        # stats.read counts every input record up to this one (skipped,
+                        # other shards', empty ones too): exactly what skip= expects back
+                        positions[produced] = (pass_index, records.stats.read, taken, examples)
+                        if len(positions) > _POSITIONS_KEPT:
+                            positions.popitem(last=False)
+                        produced += 1
+                        yielded_in_pass += 1
+                        yield example
+                if yielded_in_pass == 0 and skip == 0:
+                    raise EmptyTrainSplitError(
+                        f"no training example in {self.corpus} (shard {rank}/{world}): every record is "
+                        "held out, empty or too long for max_seq_length"
+                    )
+                pass_index, skip, taken = pass_index + 1, 0, 0
+
+    def dataset(self) -> Any:
+        """A ``datasets.IterableDataset`` of ``{"input_ids", "labels"}``, one shard per rank.
+
+        It has ``world`` shards (``gen_kwargs`` lists one ``(rank, world)`` per shard), so
+        under DDP accelerate hands rank r the shard ``(r, world)``:
+        ``stream_records(shard=(r, world))``.
+        """
+        import datasets
+
+        features = datasets.Features(
+            {
+                "input_ids": datasets.Sequence(datasets.Value("int32")),
+                "labels": datasets.Sequence(datasets.Value("int64")),
+            }
+        )
+        shards = [(r, self.world) for r in range(self.world)]
+        return datasets.IterableDataset.from_generator(
+            self._examples, features=features, gen_kwargs={"shards": shards}
+        )
+
+    def state_after(self, rank: int, consumed: int) -> DataState:
+        """Where shard ``rank`` resumes once this session's first ``consumed`` examples are trained on."""
+        if consumed == 0:
+            return self.start[rank]
+        with self._lock:
+            positions = self._positions.get(rank)
+            position = positions.get(consumed - 1) if positions is not None else None
+        if position is None:
+            raise RuntimeError(
+                f"the data position of example {consumed} of shard {rank} is not known "
+                "(not yet produced or too far back)"
+            )
+        pass_index, stream_skip, train_taken, examples = position
+        return DataState(
+            rank=rank, world=self.world, pass_index=pass_index, stream_skip=stream_skip,
+            train_taken=train_taken, examples=examples,
+        )

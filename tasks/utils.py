@@ -1,0 +1,69 @@
+"""Loaders, prompts and per-document scoring for the emergence lm-eval tasks.
+
+    >>> from emergence.tasks import utils
+    >>> utils.age_prompt({"title": "Goodnight Bunny"})
+    'what is the minimum recommended age for reading Goodnight Bunny and why?'
+    >>> utils.process_age({"label_age": 6.0}, ["Suitable for ages 5 and up."])["abs_error"]
+    1.0
+
+Thin on purpose: prompts come from ``emergence.probes`` (the probes' defaults), scores
+from ``emergence.metrics`` (the single implementation), eval sets from
+``emergence.lmeval.task_dataset`` (the embedded sample's, or ``--metadata
+'{"eval_dir": DIR}'``). This file is loaded by lm-eval from its path, so it imports the
+installed ``emergence`` package rather than anything relative.
+"""
+from __future__ import annotations
+
+from emergence.lmeval import task_dataset
+from emergence.metrics import (AGE_CHOICE_KEYS, AGE_KEYS, INTENT_KEYS, band_names, score_age,
+                               score_age_choice, score_intent)
+from emergence.probes import ProbeConfig, band_choices
+
+
+# --------------------------------------------------------------------- data (custom_dataset)
+def load_age_heldout(**metadata):
+    return task_dataset("age_heldout", **metadata)
+
+
+def load_intent_seen(**metadata):
+    return task_dataset("intent_seen", **metadata)
+
+
+def load_intent_heldout(**metadata):
+    return task_dataset("intent_heldout", **metadata)
+
+
+# --------------------------------------------------------------------- prompts and targets
+def age_prompt(doc: dict) -> str:
+    return ProbeConfig().age_prompt.format(title=doc["title"])
+
+
+def intent_prompt(doc: dict) -> str:
+    return ProbeConfig().intent_prompt.format(title=doc["title"])
+
+
+def band_answers(doc: dict) -> list[str]:
+    # the probes' answer texts ("Ages 3-5"), in AGE_BANDS order like the log-likelihoods
+    return list(band_choices().values())
+
+
+def band_index(doc: dict) -> int:
+    return band_names().index(doc["label_band"])
+
+
+# --------------------------------------------------------------------- process_results
+def process_age(doc: dict, results: list[str]) -> dict[str, float]:
+    scores = score_age(results[0], doc["label_age"])
+    return {key: scores[key] for key in AGE_KEYS}
+
+
+def process_age_mc(doc: dict, results: list[tuple[float, bool]]) -> dict[str, float]:
+    scores = score_age_choice(results, doc["label_band"], doc["label_age"])
+    # `acc` is lm-eval's name for the same quantity as mc_correct (argmax of the raw
+    # log-likelihoods is the gold band), kept so harness tooling that reads `acc` finds it.
+    return {key: scores[key] for key in AGE_CHOICE_KEYS} | {"acc": scores["mc_correct"]}
+
+
+def process_intent(doc: dict, results: list[str]) -> dict[str, float]:
+    scores = score_intent(results[0], doc["content"])
+    return {key: scores[key] for key in INTENT_KEYS}

@@ -1,0 +1,303 @@
+"""`emergence run` end to end on a tiny model built in code, resume, refusal, and the config.
+
+The end-to-end run uses the tiny random-init Llama (model "tiny-llama", built by
+emergence.models.resolve_model), a generated corpus, a few training steps, small eval sets
+and lm-eval with a limit of a few documents. A slow test runs the cpu-demo profile.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from emergence.cli import main
+
+STAGES = ["audit", "split", "evalsets", "probe_base", "train", "probe_tuned", "lmeval", "verdicts", "report"]
+
+TINY_TOML = """
+profile = "tiny"
+corpus = "{corpus}"
+control_rounds = 5
+answers_in_report = 8
+
+[train]
+model = "tiny-llama"
+load_in_4bit = false
+dtype = "float32"
+device = "cpu"
+backend = "hf"
+optim = "adamw_torch"
+gradient_checkpointing = false
+max_steps = 4
+max_seq_length = 128
+per_device_train_batch_size = 2
+gradient_accumulation_steps = 2
+learning_rate = 1e-3
+warmup_steps = 0
+save_steps = 2
+eval_records = 4
+
+[evalsets]
+age_heldout = 12
+age_seen = 6
+intent_seen = 4
+intent_heldout = 4
+
+[probe]
+max_new_tokens_age = 8
+max_new_tokens_intent = 8
+k = 8
+extract_tokens = 8
+batch_size = 8
+
+[lmeval]
+tasks = ["age_rating", "age_rating_mc"]
+limit = 3
+models = ["tuned"]
+bootstrap_iters = 0
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # a tiny model gains nothing from threads, and on a shared machine OpenMP spinning
+    # makes every matmul wait for a descheduled sibling
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_toml(tmp_path_factory):
+    from emergence.sample import write_sample
+
+    tmp = tmp_path_factory.mktemp("experiment")
+    corpus = write_sample(tmp / "corpus.jsonl", 300, seed=5)
+    path = tmp / "tiny.toml"
+    path.write_text(TINY_TOML.format(corpus=corpus), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_toml, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "tiny-run"
+    assert main(["run", "--config", str(tiny_toml), "--out", str(out)]) == 0
+    return out
+
+
+def _state(run_dir):
+    return json.loads((run_dir / "run.json").read_text())["stages"]
+
+
+def test_run_directory_holds_every_stage(run_dir):
+    for name in ("config.toml", "env.json", "run.json", "report.md", "report.html", "answers.jsonl",
+                 "audit/audit.json", "split/split.json", "evalsets/manifest.json", "evalsets/age_heldout.jsonl",
+                 "probe_base/answers.jsonl", "probe_tuned/answers.jsonl", "train/adapter/adapter_config.json",
+                 "train/summary.json", "train/metrics.jsonl", "lmeval/tuned/results.json",
+                 "verdicts/metrics.json", "verdicts/verdicts.json", "verdicts/controls.json"):
+        assert (run_dir / name).exists(), name
+    state = _state(run_dir)
+    assert list(state) == STAGES
+    assert all(rec["fingerprint"] and rec["seconds"] >= 0 for rec in state.values())
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["packages"]["torch"] and env["cpu_count"] and "git_commit" in env
+
+
+def test_answers_cover_both_models_on_the_same_items(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "answers.jsonl").read_text().splitlines()]
+    age = [r for r in rows if r["set"] == "age_heldout" and r["variant"] == "seed"]
+    assert {r["model"] for r in age} == {"base", "tuned"}
+    base_ids = sorted(r["item_id"] for r in age if r["model"] == "base")
+    assert base_ids == sorted(r["item_id"] for r in age if r["model"] == "tuned") and len(base_ids) == 12
+    # seen items come from records training consumed: 4 steps x 2 x 2 = the first 16 train examples
+    manifest = json.loads((run_dir / "evalsets" / "manifest.json").read_text())
+    assert manifest["config"]["train_records_limit"] == 16
+    assert manifest["selection"]["train_considered"] >= 16
+
+
+def test_verdicts_controls_and_lmeval(run_dir):
+    verdicts = json.loads((run_dir / "verdicts" / "verdicts.json").read_text())
+    names = {v["hypothesis"]["name"] for v in verdicts}
+    assert {"age_emergence", "age_recall", "intent_memorisation"} <= names
+    # a random-init model gains nothing: never a confirmed emergence
+    assert next(v for v in verdicts if v["hypothesis"]["name"] == "age_emergence")["outcome"] != "confirmed"
+    controls = json.loads((run_dir / "verdicts" / "controls.json").read_text())
+    il = controls["item_level"]
+    assert il["n"] == 12 and il["rounds"] == 5 and il["kind"] != "item-level"
+    assert il["shuffled_control"]["outcome"] != "confirmed"
+    results = json.loads((run_dir / "lmeval" / "tuned" / "results.json").read_text())
+    assert {"age_rating", "age_rating_mc"} <= set(results["results"])
+
+
+def test_report_shows_real_numbers(run_dir):
+    md = (run_dir / "report.md").read_text()
+    html = (run_dir / "report.html").read_text()
+    summary = json.loads((run_dir / "train" / "summary.json").read_text())
+    assert f"{summary['train_loss_avg']:.4f}" in md
+    assert f"{summary['heldout_loss_before']:.4f} → {summary['heldout_loss_after']:.4f}" in md
+    verdicts = json.loads((run_dir / "verdicts" / "verdicts.json").read_text())
+    for v in verdicts:
+        assert v["hypothesis"]["name"] in md
+    assert "Random-init model." in md  # the caveat for tiny models
+    assert "[answers.jsonl](answers.jsonl)" in md
+    assert html.count('src="data:image/png;base64,') == 5 and "http://" not in html
+    audit = json.loads((run_dir / "audit" / "audit.json").read_text())
+    assert f"{100 * audit['train_age_cue_share']:.1f}%" in md
+
+
+def test_second_run_skips_every_stage(run_dir, tiny_toml):
+    from emergence.experiment import load_experiment_config, run_experiment
+
+    before = (run_dir / "report.html").stat().st_mtime_ns
+    result = run_experiment(load_experiment_config(tiny_toml), out_dir=run_dir)
+    assert [s.name for s in result.stages] == STAGES
+    assert all(s.status == "skipped" for s in result.stages)
+    assert (run_dir / "report.html").stat().st_mtime_ns == before
+    assert result.verdict("age_emergence") is not None and result.paths.report_html.is_file()
+    assert result.train.steps == 4 and len(result.loss_curve) >= 1
+
+
+def test_interrupted_run_resumes_from_the_missing_stage(run_dir, tiny_toml):
+    from emergence.experiment import load_experiment_config, run_experiment
+
+    # as if the process died during the verdicts stage: its outputs are gone, nothing after it ran
+    (run_dir / "verdicts" / "controls.json").unlink()
+    result = run_experiment(load_experiment_config(tiny_toml), out_dir=run_dir)
+    status = {s.name: s.status for s in result.stages}
+    assert status.pop("verdicts") == "ran" and status.pop("report") == "ran"
+    assert set(status.values()) == {"skipped"}
+    assert (run_dir / "verdicts" / "controls.json").is_file()
+
+
+def test_changed_config_is_refused_with_the_changed_fields(run_dir, tiny_toml, capsys):
+    rc = main(["run", "--config", str(tiny_toml), "--out", str(run_dir),
+               "--set", "train.max_steps=3", "--set", "evalsets.age_heldout=10"])
+    assert rc == 3
+    err = capsys.readouterr().err
+    assert "train.max_steps: 4 -> 3" in err and "evalsets.age_heldout: 12 -> 10" in err
+    assert "--no-resume" in err
+
+
+def test_base_answers_do_not_depend_on_when_the_base_is_probed(run_dir, tiny_toml):
+    """The base probed alone before training equals the base probed with the adapter off,
+    from the same load as the tuned model (base_probe = "with_tuned")."""
+    from emergence.evalsets import read_eval_sets
+    from emergence.experiment import load_experiment_config
+    from emergence.probes import ProbeResults, run_probes
+
+    cfg = load_experiment_config(tiny_toml)
+    one_load = run_probes(cfg.train.model, read_eval_sets(run_dir / "evalsets"),
+                          cfg.probe.model_copy(update={"progress": False}),
+                          adapter=run_dir / "train" / "adapter", models=("base", "tuned"))
+    before = ProbeResults.read(run_dir / "probe_base")
+    tuned = ProbeResults.read(run_dir / "probe_tuned")
+
+    def key(rows):
+        return sorted((r.set, r.item_id, r.variant, r.answer, r.parsed_age) for r in rows)
+
+    assert key(before.rows) == key(one_load.select(model="base"))
+    assert key(tuned.rows) == key(one_load.select(model="tuned"))
+    assert key(before.rows) != key(tuned.rows)  # the adapter does change the answers
+
+
+def test_config_shares_the_split_and_derives_the_seen_budget(tmp_path):
+    from emergence.configio import ConfigError, dump_config, load_config
+    from emergence.experiment import ExperimentConfig, load_profile
+
+    cfg = load_profile("cpu-demo", {"held_out": "0.2", "salt": "s", "train.max_steps": "7"})
+    assert cfg.train.held_out == cfg.evalsets.held_out == 0.2
+    assert cfg.train.salt == cfg.evalsets.salt == "s"
+    t = cfg.train
+    assert cfg.evalsets.train_records_limit == 7 * t.per_device_train_batch_size * t.gradient_accumulation_steps
+    assert cfg.probe.train_prompt_template == t.prompt_template
+    with pytest.raises(ConfigError, match="train.held_out = 0.3 conflicts .* set held_out at the top level"):
+        load_profile("cpu-demo", {"train.held_out": "0.3"})
+    with pytest.raises(ConfigError, match="evalsets.train_records_limit"):
+        load_profile("cpu-demo", {"evalsets.train_records_limit": "5"})
+    # config.toml round trip: equal config, same fingerprint
+    path = dump_config(cfg, tmp_path / "config.toml")
+    assert "held_out" not in path.read_text().split("[train]")[1].split("[evalsets]")[0]
+    again = load_config(ExperimentConfig, path)
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()
+
+
+def test_run_directory_is_named_from_profile_and_config_hash(tmp_path):
+    from emergence.experiment import load_profile
+
+    a = load_profile("cpu-demo", {"runs_root": str(tmp_path)})
+    b = load_profile("cpu-demo", {"runs_root": str(tmp_path), "train.max_steps": "5"})
+    assert a.run_dir().parent == tmp_path and a.run_dir().name.startswith("cpu-demo-")
+    assert a.run_dir() != b.run_dir()
+    assert load_profile("cpu-demo", {"runs_root": str(tmp_path)}).run_dir() == a.run_dir()
+
+
+def test_profiles_load(tmp_path):
+    from emergence.experiment import load_profile
+
+    demo = load_profile("cpu-demo")
+    assert demo.train.model == "smollm2" and demo.train.device == "cpu" and demo.corpus is None
+    assert demo.evalsets.age_heldout >= 100
+    seed = load_profile("seed")
+    assert seed.train.model == "unsloth/Phi-3-medium-4k-instruct" and seed.train.max_steps == 100
+    assert (seed.train.lora_r, seed.train.per_device_train_batch_size, seed.train.gradient_accumulation_steps,
+            seed.train.optim, seed.train.load_in_4bit) == (16, 2, 4, "adamw_8bit", True)
+    with pytest.raises(ValueError, match="unknown profile"):
+        load_profile("nope")
+
+
+def test_cli_needs_an_existing_corpus(tmp_path, capsys):
+    assert main(["run", "--profile", "seed", "--corpus", str(tmp_path / "missing.json"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_other_directories_are_never_overwritten(tmp_path, tiny_toml):
+    from emergence.experiment import load_experiment_config, run_experiment
+
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not an emergence run directory"):
+        run_experiment(load_experiment_config(tiny_toml), out_dir=tmp_path, resume=False)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_item_level_control_tells_item_level_from_distributional():
+    from emergence.experiment import item_level_control
+    from emergence.hypothesis import AGE_EMERGENCE
+
+    rng = random.Random(1)
+    labels = [rng.choice([1.0, 4.0, 7.0, 10.0, 15.0, 18.0]) for _ in range(300)]
+    abstain = ["I cannot tell."] * len(labels)
+    exact = [f"Ages {a:g} and up." for a in labels]
+    spread = [f"Ages {rng.choice(labels):g} and up." for _ in labels]
+
+    item = item_level_control(AGE_EMERGENCE, abstain, exact, labels, rounds=10)
+    assert item.item_gain_outcome == "confirmed" and item.kind.startswith("item-level")
+    assert item.tuned_true.mean == 1.0 and item.base_true.mean == 0.0
+
+    dist = item_level_control(AGE_EMERGENCE, abstain, spread, labels, rounds=10)
+    assert dist.shuffled_control.outcome == "confirmed"  # the ages fit the distribution ...
+    assert dist.item_gain_outcome != "confirmed"         # ... but carry no item information
+    assert dist.kind == "distributional only"
+
+
+@pytest.mark.slow
+def test_cpu_demo_profile_end_to_end(tmp_path):
+    """The default run (SmolLM2-135M-Instruct on the embedded sample), as `make demo` runs it."""
+    out = tmp_path / "demo"
+    assert main(["run", "--profile", "cpu-demo", "--out", str(out)]) == 0
+    state = _state(out)
+    assert list(state) == STAGES and all(rec["fingerprint"] for rec in state.values())
+    summary = json.loads((out / "train" / "summary.json").read_text())
+    assert summary["steps"] == 50 and summary["heldout_loss_after"] < summary["heldout_loss_before"]
+    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    held = {r["item_id"] for r in rows if r["set"] == "age_heldout" and r["model"] == "tuned"}
+    assert len(held) >= 100
+    verdicts = json.loads((out / "verdicts" / "verdicts.json").read_text())
+    assert {"age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation"} <= {
+        v["hypothesis"]["name"] for v in verdicts}
+    md = (out / "report.md").read_text()
+    assert "## Verdicts" in md and "Small model." in md

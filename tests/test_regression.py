@@ -1,0 +1,245 @@
+"""Golden regression of probe outcomes: eval sets -> probes -> metrics -> verdicts.
+
+A tiny seeded Llama built in code and a seeded sample corpus go through
+``build_eval_sets``, ``run_probes`` (base, and base plus a LoRA trained here for a few
+deterministic steps to answer the age question with "Ages 6 to 8."), ``score`` and
+``verdicts``; the outcome must reproduce ``tests/golden/probe_tiny_llama.json``:
+
+- eval-set item ids, answer texts and parsed ages: exactly;
+- every float (per-item scores, band log-likelihoods, Estimates): within 1e-6 relative or
+  absolute (NaN matches NaN);
+- verdict outcomes, n and McNemar counts: exactly.
+
+The random tiny model answers garbage, so the golden pins its answer texts and the
+continuous measures (band log-likelihoods, ROUGE/LCS); the trained adapter's answers
+state an age, which drives the parse -> score -> verdict path with real numbers.
+The slow test does the same for SmolLM2-135M-Instruct (base only) on 40 ``age_heldout``
+and 6 + 6 intent items of the embedded sample (``probe_smollm2_base.json``).
+
+Regenerate the golden files after an intended change (and review the diff)::
+
+    EMERGENCE_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_regression.py -m "slow or not slow"
+
+A missing golden file fails the test; it is never written during a normal run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+UPDATE_ENV = "EMERGENCE_UPDATE_GOLDEN"
+REL_TOL = ABS_TOL = 1e-6
+# Keys compared exactly even though they hold floats: a parsed age is a decision, not a
+# measurement, and must not drift at all.
+EXACT_FLOAT_KEYS = frozenset({"parsed_age"})
+TRAINED_ANSWER = "Ages 6 to 8."
+
+
+# ------------------------------------------------------------------ snapshot and compare
+
+
+def snapshot(sets: dict[str, list[Any]], results: Any, metrics: Any, verdicts: list[Any]
+             ) -> dict[str, Any]:
+    """The pinned outcome of one probe run, as plain JSON data (no timings, no prose)."""
+    return {
+        "eval_sets": {name: [item.id for item in items] for name, items in sets.items()},
+        "rows": [
+            {"set": r.set, "item_id": r.item_id, "model": r.model, "variant": r.variant,
+             "label_age": r.label_age, "answer": r.answer, "parsed_age": r.parsed_age,
+             "scores": r.scores, "band_loglikelihoods": r.band_loglikelihoods}
+            for r in results.rows
+        ],
+        "excluded": dict(results.excluded),
+        "metrics": metrics.model_dump(mode="json"),
+        "verdicts": [
+            {"name": v.hypothesis.name, "outcome": v.outcome, "n": v.n,
+             "effect": v.effect.model_dump(mode="json"),
+             "mcnemar": v.mcnemar.model_dump(mode="json") if v.mcnemar else None}
+            for v in verdicts
+        ],
+    }
+
+
+def _is_nan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+def compare(expected: Any, actual: Any, path: str = "$", key: str = "",
+            out: list[str] | None = None) -> list[str]:
+    """Every difference between two JSON-like trees, as 'path: expected != actual'."""
+    out = [] if out is None else out
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        if set(expected) != set(actual):
+            out.append(f"{path}: keys {sorted(expected)} != {sorted(actual)}")
+        for k in sorted(set(expected) & set(actual)):
+            compare(expected[k], actual[k], f"{path}.{k}", k, out)
+    elif isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            out.append(f"{path}: length {len(expected)} != {len(actual)}")
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            compare(e, a, f"{path}[{i}]", key, out)
+    elif (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
+          and not isinstance(expected, bool) and not isinstance(actual, bool)
+          and key not in EXACT_FLOAT_KEYS):
+        e, a = float(expected), float(actual)
+        if not ((_is_nan(e) and _is_nan(a))
+                or math.isclose(e, a, rel_tol=REL_TOL, abs_tol=ABS_TOL)):
+            out.append(f"{path}: {expected!r} != {actual!r}")
+    elif not (expected == actual or (_is_nan(expected) and _is_nan(actual))):
+        out.append(f"{path}: {expected!r} != {actual!r}")
+    return out
+
+
+def check_golden(name: str, snap: dict[str, Any]) -> None:
+    """Compare with tests/golden/<name>, or rewrite it when EMERGENCE_UPDATE_GOLDEN=1."""
+    # a JSON round trip first, so floats and NaN compare as they will be stored
+    snap = json.loads(json.dumps(snap))
+    path = GOLDEN_DIR / name
+    if os.environ.get(UPDATE_ENV) == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(snap, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        pytest.skip(f"rewrote {path} ({UPDATE_ENV}=1): review and commit the diff")
+    if not path.is_file():
+        pytest.fail(f"golden file {path} is missing: generate it with {UPDATE_ENV}=1 "
+                    "(see this module's docstring), review it and commit it")
+    diffs = compare(json.loads(path.read_text(encoding="utf-8")), snap)
+    assert not diffs, (f"{len(diffs)} differences from {path} (first 25):\n"
+                       + "\n".join(diffs[:25]))
+
+
+def test_compare_catches_differences():
+    base = {"a": [1.0, "x", None], "parsed_age": 6.0, "n": 3, "f": math.nan}
+    assert compare(base, json.loads(json.dumps(base))) == []
+    assert compare(base, {**base, "a": [1.0 + 1e-9, "x", None]}) == []  # within tolerance
+    assert compare(base, {**base, "a": [1.001, "x", None]})
+    assert compare(base, {**base, "parsed_age": 6.0 + 1e-9})  # exact key
+    assert compare(base, {**base, "n": 4})
+    assert compare(base, {**base, "f": 0.0})
+    assert compare(base, {**base, "extra": 1})
+
+
+def test_missing_golden_fails(monkeypatch, tmp_path):
+    import _pytest.outcomes
+
+    monkeypatch.delenv(UPDATE_ENV, raising=False)
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN_DIR", tmp_path)
+    with pytest.raises(_pytest.outcomes.Failed, match="missing"):
+        check_golden("nope.json", {"a": 1})
+    assert not (tmp_path / "nope.json").exists()
+
+
+# ------------------------------------------------------------------ tiny seeded model
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Pin torch's intra-op threads: a fixed count keeps float reductions in one order on
+    any machine, and one thread spares a shared CI box OpenMP's spin-waiting (measured
+    here under load: SmolLM2 generation 160 s with 2 threads, 18 s with 1)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 20,
+                      seed: int = 0) -> Path:
+    """A LoRA taught, in a few seeded full-batch steps, to answer the age question with
+    TRAINED_ANSWER: a deterministic stand-in for a tuned model that states ages."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from emergence.probes import ProbeConfig
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
+                                             target_modules="all-linear"))
+    template = ProbeConfig().age_prompt
+    answer = tokenizer(TRAINED_ANSWER, add_special_tokens=False)["input_ids"] + [
+        tokenizer.eos_token_id]
+    examples = []
+    for title in titles:
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": template.format(title=title)}],
+            add_generation_prompt=True, tokenize=False)
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        examples.append((ids + answer, [-100] * len(ids) + answer))
+    width = max(len(ids) for ids, _ in examples)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in examples])
+    labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in examples])
+    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in examples])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out)
+    return out
+
+
+def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path):
+    from emergence.evalsets import EvalSetConfig, build_eval_sets
+    from emergence.probes import ProbeConfig, run_probes, score, verdicts
+    from emergence.sample import write_sample
+
+    corpus = write_sample(tmp_path / "corpus.jsonl", 600, seed=3)
+    sets = build_eval_sets(corpus, EvalSetConfig(age_heldout=12, age_seen=10,
+                                                 intent_seen=10, intent_heldout=10))
+    config = ProbeConfig(max_new_tokens_age=12, max_new_tokens_intent=12, k=8,
+                         extract_tokens=8, batch_size=8, device="cpu", dtype="float32",
+                         progress=False)
+    with torch_threads(1):
+        # the adapter learns the answer on training-split titles only
+        adapter = train_age_adapter(tiny_llama, tmp_path / "adapter",
+                                    [it.title for it in sets["intent_seen"]])
+        results = run_probes(str(tiny_llama), sets, config, adapter=adapter)
+    tuned_age = results.select(set="age_heldout", model="tuned", variant="seed")
+    # the pinned run must exercise age parsing, or the golden pins nothing about it
+    assert sum(r.parsed_age is not None for r in tuned_age) >= len(tuned_age) // 2
+    snap = snapshot(dict(sets), results, score(results), verdicts(results))
+    assert {v["name"] for v in snap["verdicts"]} == {
+        "age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation"}
+    check_golden("probe_tiny_llama.json", snap)
+
+
+# ------------------------------------------------------------------ SmolLM2 (slow)
+
+
+@pytest.mark.slow
+def test_probe_outcomes_smollm2_base_match_golden():
+    from emergence.evalsets import EvalSetConfig, build_eval_sets
+    from emergence.hypothesis import INTENT_MEMORISATION
+    from emergence.models import resolve_model
+    from emergence.probes import ProbeConfig, run_probes, score, verdicts
+    from emergence.sample import sample_path
+
+    sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0,
+                                                        intent_seen=6, intent_heldout=6))
+    # k-extractable is pinned by the tiny test; here it would double the run time
+    config = ProbeConfig(device="cpu", dtype="float32", progress=False, extractable=False)
+    with torch_threads(1):
+        results = run_probes(resolve_model("smollm2"), sets, config)
+    # base only: the paired hypotheses need a tuned model; the memorisation gap of the
+    # base model (which never saw the training split) is the one verdict it can give
+    base_gap = INTENT_MEMORISATION.model_copy(update={"model": "base"})
+    snap = snapshot(dict(sets), results, score(results), verdicts(results, [base_gap]))
+    assert len(snap["eval_sets"]["age_heldout"]) == 40
+    check_golden("probe_smollm2_base.json", snap)
