@@ -28,6 +28,7 @@ happen inside the stage functions.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import os
@@ -53,6 +54,8 @@ if TYPE_CHECKING:  # rich is imported when a run starts
 __all__ = [
     "PROFILE_NAMES",
     "ConfigChangedError",
+    "Controls",
+    "RunPaths",
     "ExperimentConfig",
     "ExperimentResult",
     "ItemLevelControl",
@@ -62,6 +65,7 @@ __all__ = [
     "config_diff",
     "config_hash",
     "default_profile",
+    "item_level_control",
     "load_experiment_config",
     "load_profile",
     "profile_path",
@@ -937,7 +941,11 @@ def _stage_lmeval(run: _Run) -> None:
     out.mkdir()
     cfg = run.config.lmeval
     done: dict[str, Any] = {"enabled": cfg.enabled, "models": []}
-    if cfg.enabled:
+    if cfg.enabled and importlib.util.find_spec("lm_eval") is None:
+        # lm-eval is an extra (emergence[eval]); the probes already measure everything
+        done.update(enabled=False, note="lm-eval is not installed (pip install 'emergence[eval]')")
+        run.console.print(f"    skipped: {done['note']}")
+    elif cfg.enabled:
         from emergence.lmeval import evaluate
 
         device = run.config.probe.device or run.config.train.device

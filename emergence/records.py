@@ -32,6 +32,7 @@ __all__ = [
     "LoadError",
     "LoadStats",
     "Record",
+    "clean_field",
     "clean_text",
 ]
 
@@ -43,7 +44,7 @@ REJECT_REASONS: tuple[str, ...] = (
     "missing_title",  # no "title" field, or "title": null
     "empty_title",  # the title is empty after cleaning
     "wrong_type",  # a field has the wrong type (e.g. a numeric title, a list as content)
-    "line_too_long",  # a line (or array item) longer than max_line_bytes; never held whole
+    "line_too_long",  # a JSON Lines line longer than max_line_bytes; never held whole
 )
 # Why a valid record was not yielded.
 FILTER_REASONS: tuple[str, ...] = ("empty_content", "duplicate", "shard", "skipped")

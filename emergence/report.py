@@ -635,6 +635,14 @@ def _lmeval_tables(result: ExperimentResult) -> list[Block]:
                   caption="lm-eval (hf model, chat template) on this run's eval sets", numeric=(3, 4, 5))]
 
 
+def _read_done_note(result: ExperimentResult) -> str | None:
+    done = result.run_dir / "lmeval" / "done.json"
+    try:
+        return json.loads(done.read_text(encoding="utf-8")).get("note")
+    except (OSError, ValueError):
+        return None
+
+
 def build_report(result: ExperimentResult, images: dict[str, Path]) -> list[Block]:
     """The report's blocks (see the module docstring for the sections)."""
     cfg = result.config
@@ -845,7 +853,8 @@ def build_report(result: ExperimentResult, images: dict[str, Path]) -> list[Bloc
                            "scored by the same metric functions; results files are in lmeval/."))
         blocks.extend(lm)
     else:
-        blocks.append(Para("The lm-eval stage was off for this run.", cls="muted"))
+        note = (_read_done_note(result) or "the lm-eval stage was off for this run") + "."
+        blocks.append(Para(note[0].upper() + note[1:], cls="muted"))
 
     # -- answers
     blocks.append(Heading(2, "Probe answers", "answers"))

@@ -723,7 +723,7 @@ class _SeenPairs:
 
 
 class _Bar:
-    """A rich progress bar on standard error: MB read (of the file size when known), records, records/s."""
+    """A rich progress bar on standard error: MB read (of the file size when known), records, records/s, time."""
 
     def __init__(self, name: str, total: int | None) -> None:
         from rich.console import Console
@@ -735,20 +735,20 @@ class _Bar:
             TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TransferSpeedColumn,
         )
+        from rich.table import Column
         from rich.text import Text
 
         class RecordsColumn(ProgressColumn):
             def render(self, task) -> Text:
                 records = task.fields.get("records", 0)
                 rate = records / task.elapsed if task.elapsed else 0.0
-                return Text(f"{records:,} records  {rate:,.0f} rec/s", style="progress.data.speed")
+                return Text(f"{records:,} rec {rate:,.0f} rec/s", style="progress.data.speed")
 
         columns = [TextColumn("[bold]{task.description}")]
         if total:
-            columns += [BarColumn(), TaskProgressColumn()]
-        columns += [DownloadColumn(), TransferSpeedColumn(), RecordsColumn(), TimeElapsedColumn()]
+            columns += [BarColumn(bar_width=20), TaskProgressColumn()]
+        columns += [DownloadColumn(), RecordsColumn(table_column=Column(no_wrap=True)), TimeElapsedColumn()]
         self.progress = Progress(*columns, console=Console(stderr=True))
         self.task = self.progress.add_task(Path(name).name or name, total=total, records=0)
         self.progress.start()

@@ -466,4 +466,4 @@ def test_progress_bar_when_asked(tmp_path, capsys):
     path = write(tmp_path, "c.jsonl", jsonl(GOOD))
     stream = stream_records(path, progress=True)
     assert titles(stream) == CLEAN_TITLES
-    assert "records" in capsys.readouterr().err
+    assert "rec/s" in capsys.readouterr().err

@@ -76,7 +76,10 @@ def _run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         err.print(f"[red]refused:[/red] {exc}")
         return 3
-    render_summary(result, Console())
+    out = Console()
+    if not out.is_terminal:  # logs and pipes: room for the summary table on one line a row
+        out = Console(width=110)
+    render_summary(result, out)
     return 0
 
 
@@ -107,7 +110,7 @@ def _log_to_stderr() -> None:
 def _est(est: Any, pct: bool = True) -> str:
     from emergence.report import fmt_est
 
-    return fmt_est(est, pct=pct)
+    return fmt_est(est, 1, pct=pct) if not pct else fmt_est(est, pct=pct)
 
 
 def render_summary(result: Any, console: Any) -> None:
@@ -122,21 +125,24 @@ def render_summary(result: Any, console: Any) -> None:
     console.print(Panel(sentence, title=f"[bold]emergence: {outcome.upper()}[/bold]",
                         border_style=colour.get(outcome, "white")))
 
+    from rich import box
+
     variant = result.probes.config.verdict_variant
-    table = Table(title="Key numbers (mean [95% interval])", title_justify="left")
-    for col in ("set", "model", "answered", "within ±2y", "MAE (years)", "band by likelihood"):
-        table.add_column(col, justify="left" if col in ("set", "model") else "right")
-    for set_name in ("age_heldout", "age_seen"):
+    table = Table(title="Key numbers, mean [95% interval]", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for col in ("set", "model", "answered", "within ±2y", "MAE (y)", "band (MC)"):
+        table.add_column(col, justify="left" if col in ("set", "model") else "right", no_wrap=True)
+    for set_name, short in (("age_heldout", "held-out"), ("age_seen", "seen")):
         per_model = result.metrics.tables.get(set_name, {})
         for which in ("base", "tuned"):
             m = per_model.get(which, {}).get(variant)
             if m:
-                table.add_row(set_name, which, _est(m.get("inferred")), _est(m.get("within_2y")),
+                table.add_row(short, which, _est(m.get("inferred")), _est(m.get("within_2y")),
                               _est(m.get("abs_error"), pct=False), _est(m.get("mc_correct")))
         for kind, per_set in result.metrics.baselines.items():
             m = per_set.get(set_name)
             if m and set_name == "age_heldout":
-                table.add_row(set_name, f"{kind} baseline", _est(m.get("inferred")), _est(m.get("within_2y")),
+                table.add_row(short, kind, _est(m.get("inferred")), _est(m.get("within_2y")),
                               _est(m.get("abs_error"), pct=False), "")
     console.print(table)
 
@@ -146,7 +152,9 @@ def render_summary(result: Any, console: Any) -> None:
     console.print(loss)
     gap = result.metrics.memorisation_gap.get("tuned", {}).get("rouge_l")
     if gap:
-        console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {_est(gap, pct=False)}")
+        from emergence.report import fmt_est
+
+        console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {fmt_est(gap, 3, signed=True)}")
     il = result.controls.item_level
     if il is not None:
         console.print(f"item-level control: {il.kind} (item-level part {il.item_gain_diff.short(signed=True)}, "
