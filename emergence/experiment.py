@@ -437,8 +437,6 @@ class RunPaths(BaseModel):
 class ExperimentResult(BaseModel):
     """Everything a run produced, typed; also what the report is rendered from."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     run_dir: Path = Field(description="The run directory.")
     config: ExperimentConfig = Field(description="The config as run.")
     env: dict[str, Any] = Field(description="Versions, hardware, git commit (env.json).")

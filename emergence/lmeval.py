@@ -237,10 +237,17 @@ def lm_eval_tasks_dir() -> Path:
     """The ``lm_eval/tasks`` folder of the lm-eval that this interpreter imports.
 
     Not symlink-resolved: lm-eval's TaskManager scans ``Path(__file__).parent`` as is.
+    Found without importing ``lm_eval.tasks`` (which pulls in torch and datasets).
     """
-    import lm_eval.tasks
+    import importlib.util
 
-    return Path(lm_eval.tasks.__file__).absolute().parent
+    try:
+        spec = importlib.util.find_spec("lm_eval.tasks")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("lm-eval is not installed here: pip install 'emergence[eval]'")
+    return Path(spec.origin).absolute().parent
 
 
 def installed_tasks_dir(tasks_dir: str | Path | None = None) -> Path:

@@ -108,20 +108,48 @@ def test_emergence_eval_cli_resolves_model_and_writes_results(tiny_llama, adapte
     assert len(samples) == 2
 
 
-def test_evaluate_in_process_adapter_changes_scores_and_gap_is_seen_minus_heldout(
+def test_evaluate_in_process_agrees_with_probes_and_reports_the_gap(
         tiny_llama, adapter, tmp_path, monkeypatch):
+    import torch
+
     from emergence.lmeval import evaluate, format_results
+    from emergence.metrics import score_age_choice
+    from emergence.models import load_model_and_tokenizer
+    from emergence.probes import ProbeConfig, band_choices, band_loglikelihoods, generate
 
     monkeypatch.chdir(tmp_path)
-    base = evaluate(str(tiny_llama), tasks=["age_rating_mc", "author_intent"], limit=3,
-                    bootstrap_iters=0)
+    torch.set_num_threads(1)
+    base = evaluate(str(tiny_llama), tasks=["age_rating", "age_rating_mc", "author_intent"],
+                    limit=3, bootstrap_iters=0)
     tuned = evaluate(str(tiny_llama), adapter=adapter, tasks="age_rating_mc", limit=3,
                      bootstrap_iters=0)
+    samples = base["samples"]
 
-    def lls(res):
-        return [r["resps"] for r in res["samples"]["age_rating_mc"]]
+    # the adapter reached the model
+    assert ([r["resps"] for r in samples["age_rating_mc"]]
+            != [r["resps"] for r in tuned["samples"]["age_rating_mc"]])
 
-    assert lls(base) != lls(tuned)  # the adapter reached the model
+    # one question, one answer: lm-eval's run and emergence.probes agree item by item
+    config = ProbeConfig()
+    model, tokenizer = load_model_and_tokenizer(tiny_llama, device="cpu", dtype="float32")
+    docs = [r["doc"] for r in samples["age_rating"]]
+    prompts = [config.age_prompt.format(title=d["title"]) for d in docs]
+    assert generate(model, tokenizer, prompts, config) == [
+        r["filtered_resps"][0] for r in samples["age_rating"]]
+    intent_docs = [r["doc"] for r in samples["author_intent_seen"]]
+    assert generate(model, tokenizer, [config.intent_prompt.format(title=d["title"])
+                                       for d in intent_docs], config,
+                    max_new_tokens=config.max_new_tokens_intent) == [
+        r["filtered_resps"][0] for r in samples["author_intent_seen"]]
+    # band log-likelihoods may differ by a constant (how the first answer token is split
+    # from the context), which the softmax over bands ignores
+    lls = band_loglikelihoods(model, tokenizer, prompts, list(band_choices().values()))
+    for row, ll in zip(samples["age_rating_mc"], lls):
+        ours = score_age_choice(ll, row["doc"]["label_band"], row["doc"]["label_age"])
+        assert row["mc_label_prob"] == pytest.approx(ours["mc_label_prob"], abs=1e-4)
+        assert row["mc_correct"] == ours["mc_correct"]
+
+    # the memorisation gap is seen minus held-out, per metric
     gap = base["emergence"]["memorisation_gap"]
     rows = base["results"]
     for key in ("rouge_l", "lcs_chars", "lcs_ratio", "ngram8_overlap"):
@@ -130,8 +158,7 @@ def test_evaluate_in_process_adapter_changes_scores_and_gap_is_seen_minus_heldou
         assert gap[key]["mean"] == pytest.approx(expected, abs=1e-12)
         assert gap[key]["n"] == 6
     assert "memorisation gap" in format_results(base)
-    assert "memorisation_gap" in tuned["emergence"] and not tuned["emergence"][
-        "memorisation_gap"]
+    assert tuned["emergence"]["memorisation_gap"] == {}  # no intent subtasks ran
 
 
 # ------------------------------------------------------------------ (iii) install

@@ -184,11 +184,11 @@ class TrainConfig(BaseModel):
         """The embedded default on CPU: SmolLM2-135M-Instruct, fp32 LoRA, about 5 minutes on 2 cores.
 
         Budget: 80 steps of 2 x 2 examples of at most 256 tokens. The sample corpus renders
-        to about 137 tokens per example with SmolLM2's template, so about 550 tokens a
-        step and 44k in all; SmolLM2-135M with LoRA r=16 on all seven projections trains
-        at roughly 150-200 tokens/s on two cores (measured: 87 tokens per CPU-second on
-        one thread), so about 4 minutes of optimisation, plus loading and scoring 32
-        held-out examples before and after.
+        to about 135 tokens per example with SmolLM2's template (540-550 tokens a step,
+        about 44k in all). SmolLM2-135M with LoRA r=16 on all seven projections trained at
+        87-102 tokens per CPU-second on one thread here, so roughly 170-200 tokens/s on two
+        cores: about 4 minutes of optimisation, plus loading and scoring 32 held-out
+        examples before and after.
         """
         values: dict[str, Any] = dict(
             model="smollm2",
