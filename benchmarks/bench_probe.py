@@ -98,6 +98,23 @@ def one_at_a_time(model, tokenizer, prompts, gen_config, device):
     return out
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def timed(fn, device):
     _sync(device)
     start = time.perf_counter()
@@ -130,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    load_before = _load_average()
     batch_sizes = [int(x) for x in a.batch_sizes.split(",") if x.strip()]
     prompts = prompts_from_sample(a.prompts)
     t0 = time.perf_counter()
@@ -170,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         r["speedup"] = r["answers_per_s"] / base_rate
 
     device_name = (torch.cuda.get_device_name(0) if a.device.startswith("cuda")
-                   else f"{platform.processor() or platform.machine()} "
-                        f"({torch.get_num_threads()} threads)")
+                   else f"{_cpu_name()}, {os.cpu_count()} cores, "
+                        f"{torch.get_num_threads()} torch threads")
     table = Table(title=f"Probe throughput — {model_name} on {device_name}")
     for col in ("device", "model", "mode", "batch", "answers/s", "tokens/s", "speed-up",
                 "same answers"):
@@ -181,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                       str(r["batch"]), f"{r['answers_per_s']:.2f}", f"{r['tokens_per_s']:.1f}",
                       f"{r['speedup']:.2f}×", f"{r['agree']:.0%}")
     console.print(table)
+    if not a.device.startswith("cuda"):
+        console.print(f"load average (1, 5, 15 min) before {load_before}, after "
+                      f"{_load_average()}: other processes share these cores")
 
     out = a.json or REPO / "benchmarks" / "out" / f"probe-{a.device}-{model_name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -190,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_new_tokens": a.max_new_tokens, "fixed_tokens": a.fixed_tokens,
         "torch": torch.__version__, "python": platform.python_version(),
         "cpu_count": os.cpu_count(), "load_seconds": load_s, "rows": rows,
+        "load_average_before": load_before, "load_average_after": _load_average(),
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
     }
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -130,7 +130,11 @@ def _run(args: argparse.Namespace) -> int:
     from emergence.evalsets import build_eval_sets, read_eval_sets, write_eval_sets
     from emergence.probes import run_probes, score, verdicts
 
-    console = Console(stderr=args.json)
+    import sys
+
+    stream = sys.stderr if args.json else sys.stdout
+    # piped or redirected output gets a wide table rather than rich's 80-column default
+    console = Console(stderr=args.json, width=None if stream.isatty() else 150)
     eval_cfg, probe_cfg, train_cfg = build_configs(args)
     out = Path(args.out or f"runs/probe-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
