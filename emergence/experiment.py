@@ -55,6 +55,7 @@ __all__ = [
     "PROFILE_NAMES",
     "ConfigChangedError",
     "Controls",
+    "RunLockedError",
     "RunPaths",
     "ExperimentConfig",
     "ExperimentResult",
@@ -77,6 +78,7 @@ __all__ = [
 STAGE_VERSION = 1
 STATE_FILE = "run.json"
 CONFIG_FILE = "config.toml"
+LOCK_FILE = ".lock"
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
 PROFILE_NAMES = ("cpu-demo", "seed")
@@ -334,6 +336,10 @@ class ConfigChangedError(ValueError):
     """A run directory holds a run of another config; the message lists the changed fields."""
 
 
+class RunLockedError(RuntimeError):
+    """Another process is running an experiment in the same run directory."""
+
+
 # ---------------------------------------------------------------------------------------
 # results
 
@@ -584,17 +590,23 @@ _TITLES = {
 }
 
 
-def _prepare_dir(config: ExperimentConfig, run_dir: Path, resume: bool) -> None:
-    """Create, check or clear the run directory; refuse another config's run."""
-    from emergence.configio import ConfigError, load_config
-
-    saved = run_dir / CONFIG_FILE
-    if run_dir.exists() and any(run_dir.iterdir()):
-        is_run = saved.is_file() or (run_dir / STATE_FILE).is_file()
-        if not is_run:
+def _check_not_foreign(run_dir: Path) -> None:
+    """Refuse a non-empty directory that no run made: nothing of it may be touched."""
+    if run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+        if not ((run_dir / CONFIG_FILE).is_file() or (run_dir / STATE_FILE).is_file()):
             raise FileExistsError(
                 f"{run_dir} exists and is not an emergence run directory (no {CONFIG_FILE}): "
                 "choose another --out")
+    elif run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"{run_dir} exists and is not a directory: choose another --out")
+
+
+def _prepare_dir(config: ExperimentConfig, run_dir: Path, resume: bool) -> None:
+    """Check or clear the run directory (under its lock); refuse another config's run."""
+    from emergence.configio import ConfigError, load_config
+
+    saved = run_dir / CONFIG_FILE
+    if run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
         if not resume:
             # start over: remove what a run writes, nothing else
             for name in (*{p.split("/")[0] for outs in _OUTPUTS.values() for p in outs},
@@ -616,7 +628,6 @@ def _prepare_dir(config: ExperimentConfig, run_dir: Path, resume: bool) -> None:
                     f"{run_dir} holds a run of another config; changed fields:\n  {shown}\n"
                     "Use another --out, leave --out out (a fresh directory is named from the "
                     "config), or pass --no-resume to start this directory over.")
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def run_experiment(
@@ -646,16 +657,18 @@ def run_experiment(
     if progress is None:
         progress = sys.stderr.isatty()
     run_dir = config.run_dir()
-    _prepare_dir(config, run_dir, resume)
+    _check_not_foreign(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
 
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(run_dir / ".lock"))
+    lock = FileLock(str(run_dir / LOCK_FILE))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RuntimeError(f"another emergence run is using {run_dir}") from None
+        raise RunLockedError(f"another emergence run is using {run_dir}; wait for it or choose another --out") from None
     try:
+        _prepare_dir(config, run_dir, resume)
         return _run_locked(config, run_dir, console, progress)
     finally:
         lock.release()
@@ -672,7 +685,9 @@ def _run_locked(config: ExperimentConfig, run_dir: Path, console: Console, progr
     run = _Run(config, run_dir, console, progress)
     if not run.path("env.json").is_file():
         _write_json_atomic(run.path("env.json"), _environment(config))
-    console.print(f"[bold]emergence run[/bold] {config.profile or 'custom config'} -> {run_dir}")
+    from rich.markup import escape
+
+    console.print(f"[bold]emergence run[/bold] {escape(config.profile or 'custom config')} -> {escape(str(run_dir))}")
     order = _stage_order(config)
     for index, name in enumerate(order, 1):
         if name == "report":

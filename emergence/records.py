@@ -10,10 +10,11 @@
     True
 
 Validation checks, cleaning transforms: `Record` validates types (strictly) and a
-non-empty title; the loader (`emergence.stream`) cleans title and content with
-`clean_text` before validating, as does `Record.from_raw` for a mapping built in code.
-Keeping the transformation out of the schema lets the loader skip `clean_text`'s full
-scan for strings it can prove clean (see `clean_field`).
+non-empty title; the loader (`emergence.stream`) cleans title and content to what
+`clean_text` makes of them before validating, as does `Record.from_raw` for a mapping
+built in code. Keeping the transformation out of the schema lets the loader skip
+cleaning for lines its byte scan proves clean, and do only the steps it names in the
+others (`unescape_entities` is the first of them).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ __all__ = [
     "Record",
     "clean_field",
     "clean_text",
+    "unescape_entities",
 ]
 
 # Why a record can be rejected (policy="skip" counts them, policy="strict" raises).
@@ -81,8 +83,25 @@ def _clean_entity(entity: str) -> str:
     return "".join(_REPLACEMENT.get(ch, ch) for ch in text)
 
 
-def _entity_replacement(match: re.Match[str]) -> str:
-    return _clean_entity(match.group())
+def unescape_entities(text: str) -> tuple[str, bool]:
+    """`text` with its HTML entities replaced as `clean_text` does, and whether any
+    replacement was empty or held a space (so runs of spaces or edge spaces may be new).
+
+        >>> unescape_entities("Tom &amp; Jerry&nbsp;")
+        ('Tom & Jerry ', True)
+    """
+    if "&" not in text:  # most text has no entity: skip the regex
+        return text, False
+    spaced = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal spaced
+        replacement = _clean_entity(match.group())
+        if not replacement or " " in replacement:
+            spaced = True
+        return replacement
+
+    return _ENTITY.sub(replace, text), spaced
 
 
 def clean_text(text: str) -> str:
@@ -98,8 +117,7 @@ def clean_text(text: str) -> str:
         >>> clean_text("Tom &amp; Jerry\\u00a0 &#8211;\\tthe\\x07 movie ")
         'Tom & Jerry – the movie'
     """
-    if "&" in text:  # most text has no entity: skip the regex
-        text = _ENTITY.sub(_entity_replacement, text)
+    text = unescape_entities(text)[0]
     # isprintable() is False for every control character and every whitespace but " ";
     # a printable string (the common case) only needs its spaces looked at
     if not text.isprintable():
@@ -127,8 +145,7 @@ def clean_field(text: str, escaped: bool) -> str:
     """
     if escaped or not text.isascii():
         return clean_text(text)
-    if "&" in text:
-        text = _ENTITY.sub(_entity_replacement, text)
+    text = unescape_entities(text)[0]
     while "  " in text:
         text = text.replace("  ", " ")
     if text[:1] == " " or text[-1:] == " ":

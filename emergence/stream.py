@@ -15,12 +15,17 @@ of objects (streamed item by item with ijson's fastest backend) when it is `[`. 
 start is not JSON, which is an error under both policies. Standard input works as a
 source (`sys.stdin.buffer`): nothing here seeks.
 
-Each JSON Lines line is parsed with orjson, its title and content cleaned with
-`clean_text` (through `clean_field`, which skips the full scan for strings the line's
-bytes prove clean), then validated by `Record`'s pydantic schema (its pydantic-core
-validator called directly: `model_validate` adds a Python wrapper per call). Lines of
-other shards and lines skipped by `skip` are counted but never parsed. Lines are read
-with `readline(max_line_bytes)`, so an over-long line is dropped in pieces, never held.
+Each JSON Lines line is parsed with orjson and validated by `Record`'s pydantic schema
+(its pydantic-core validator called directly: `model_validate` adds a Python wrapper per
+call). Cleaning is where the time would go (a scan of every string for double spaces
+alone costs more than orjson's parse of it), so the bytes are scanned first, a block
+(1 MiB) at a time, with numpy (`_Scanner`): a line in which nothing can need cleaning,
+most lines, is parsed and validated and nothing more; in the others title and content
+get only the steps the scan named (entities, escaped line breaks, runs of spaces, edge
+spaces), or `clean_text` in full for anything rarer (control characters, Unicode
+spaces, other escapes), so the result is always `clean_text`'s. Lines of other shards
+and lines skipped by `skip` are counted but never parsed. Lines are read with
+`readline(max_line_bytes)`, so an over-long line is dropped in pieces, never held.
 
 Where a problem is reported: JSON Lines give 1-based line numbers; the array form gives
 byte offsets into the (decompressed) stream: exact for syntax errors (where yajl
@@ -45,7 +50,7 @@ import ijson  # the package picks its fastest installed backend (yajl2_c when bu
 import orjson
 from pydantic import ValidationError
 
-from emergence.records import LoadError, LoadStats, Record, clean_field, clean_text
+from emergence.records import LoadError, LoadStats, Record, clean_text, unescape_entities
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "stream_records"]
 
@@ -207,7 +212,8 @@ class RecordStream:
         stats = self.stats
         state = stats.__dict__
         read = yielded = 0
-        lineno = 0
+        lineno = unread = 0
+        plain = False
         try:
             if self._path is not None:
                 opened = f = open(self._path, "rb", buffering=0)  # noqa: SIM115 - closed in finally
@@ -215,9 +221,12 @@ class RecordStream:
                 f = self._file  # type: ignore[assignment]
             head = _read_head(f)
             bar = self._start_progress()
-            source = io.BufferedReader(_Source(f, head, self._on_read(bar)), _BUFFER)
             compressed = head[:2] == _GZIP_MAGIC
-            stream = io.BufferedReader(_Gunzip(source), _BUFFER) if compressed else source
+            raw: io.RawIOBase = _Source(f, head, self._on_read(bar))
+            if compressed:
+                raw = _Gunzip(io.BufferedReader(raw, _BUFFER))
+            scanner = _Scanner(raw, self._max_line_bytes)
+            stream = io.BufferedReader(scanner, _BUFFER)
             suffix = "+gzip" if compressed else ""
             try:
                 first, skipped, lineno = _sniff(stream)
@@ -226,6 +235,7 @@ class RecordStream:
             except (gzip.BadGzipFile, zlib.error) as err:
                 raise LoadError("bad_gzip", path=self._name, offset=0, detail=str(err)) from None
             if first == b"[":
+                scanner.active = False
                 stats.format = "array" + suffix
                 yield from self._array(stream, skipped)
                 return
@@ -243,7 +253,8 @@ class RecordStream:
             stats.format = "jsonl" + suffix
 
             # The hot loop: locals only; counters go to stats just before each yield (the
-            # caller can only look then) and on the way out.
+            # caller can only look then) and on the way out. A line that the scanner found
+            # nothing in needs no cleaning at all: it is parsed and validated, nothing more.
             filtered = stats.filtered
             readline = stream.readline
             limit = self._max_line_bytes
@@ -252,18 +263,67 @@ class RecordStream:
             validate = Record.__pydantic_validator__.validate_python
             drop_empty = self._drop_empty
             seen = _SeenPairs(self._dedupe_capacity) if self._dedupe else None
+            filtering = drop_empty or seen is not None
             rank, world, skip = self._rank, self._world, self._skip
             indexed = world > 1 or skip > 0
             self._init_filters()
+            at = 0  # position in scanner.lines of the next line the scanner found work in
+            nxt = 0  # the next line number at which to ask the scanner again
             index = -1
             excerpt = b""
+            if not indexed and not filtering:
+                # The common pass (no shard, skip or filter) gets a loop of its own: fewer
+                # steps per line; `read` is the line count less blank lines.
+                plain = True
+                unread = lineno
+                while True:
+                    line = readline(limit)
+                    if not line:
+                        break
+                    lineno += 1
+                    if lineno < nxt:  # nothing to clean: parse and validate, nothing more
+                        try:
+                            record = validate(loads(line))
+                        except decode_error as err:
+                            unread += self._bad_json(line, err, lineno)
+                            continue
+                        except ValidationError as err:
+                            self._bad_record(line, err, lineno)
+                            continue
+                    else:
+                        kind, at, nxt = _take(scanner, lineno, at)
+                        if kind & _LONG and line[-1] != 10 and len(line) >= limit and _discard_rest(readline, limit):
+                            detail = f"longer than max_line_bytes={limit}"
+                            self._reject("line_too_long", line[:_EXCERPT], detail, line=lineno)
+                            continue
+                        try:
+                            obj = loads(line)
+                        except decode_error as err:
+                            unread += self._bad_json(line, err, lineno)
+                            continue
+                        if kind and type(obj) is dict:  # clean before validating: a title empty after cleaning fails
+                            _clean_fields(obj, kind)
+                        try:
+                            record = validate(obj)
+                        except ValidationError as err:
+                            self._bad_record(line, err, lineno)
+                            continue
+                    yielded += 1
+                    state["read"] = lineno - unread
+                    state["yielded"] = yielded
+                    yield record
+                return
             while True:
                 line = readline(limit)
                 if not line:
                     break
                 lineno += 1
-                if line[-1] != 10 and len(line) >= limit and _discard_rest(readline, limit):
-                    excerpt, line = line[:_EXCERPT], None
+                if lineno < nxt:
+                    kind = 0
+                else:
+                    kind, at, nxt = _take(scanner, lineno, at)
+                    if kind & _LONG and line[-1] != 10 and len(line) >= limit and _discard_rest(readline, limit):
+                        excerpt, line = line[:_EXCERPT], None
                 if indexed:
                     if line is not None and line.isspace():
                         continue
@@ -277,46 +337,38 @@ class RecordStream:
                         filtered["shard"] += 1
                         continue
                 read += 1
-                if line is None:
-                    self._reject("line_too_long", excerpt, f"longer than max_line_bytes={limit}", line=lineno)
-                    continue
-                try:
-                    obj = loads(line)
-                except decode_error as err:
-                    if line.isspace():  # a blank line is not a record
-                        read -= 1
+                if kind:
+                    if line is None:
+                        self._reject("line_too_long", excerpt, f"longer than max_line_bytes={limit}", line=lineno)
                         continue
-                    self._reject(_undecodable_reason(line), line, str(err), line=lineno)
-                    continue
-                if type(obj) is dict:
-                    # clean before validating, so a title empty after cleaning fails
-                    # (int membership is a bare memchr; `b"\\" in line` first fails an int conversion)
-                    escaped = 92 in line or 127 in line  # a backslash or DEL
-                    # clean_field's own test, inlined: most strings need no call and no store
-                    text = obj.get("title")
-                    if type(text) is str and (
-                        escaped or not text.isascii() or "&" in text or "  " in text
-                        or text[:1] == " " or text[-1:] == " "
-                    ):
-                        obj["title"] = clean_field(text, escaped)
-                    text = obj.get("content")
-                    if type(text) is str and text and (
-                        escaped or not text.isascii() or "&" in text or "  " in text
-                        or text[0] == " " or text[-1] == " "
-                    ):
-                        obj["content"] = clean_field(text, escaped)
-                try:
-                    record = validate(obj)
-                except ValidationError as err:
-                    reason, detail = _reason_of(err)
-                    self._reject(reason, line, detail, line=lineno)
-                    continue
-                if drop_empty and not record.content:
-                    filtered["empty_content"] += 1
-                    continue
-                if seen is not None and not seen.add(hash((record.title, record.content))):
-                    filtered["duplicate"] += 1
-                    continue
+                    try:
+                        obj = loads(line)
+                    except decode_error as err:
+                        read -= self._bad_json(line, err, lineno)
+                        continue
+                    if type(obj) is dict:  # clean before validating: a title empty after cleaning fails
+                        _clean_fields(obj, kind)
+                    try:
+                        record = validate(obj)
+                    except ValidationError as err:
+                        self._bad_record(line, err, lineno)
+                        continue
+                else:  # the scanner found nothing to clean: parse and validate, nothing more
+                    try:
+                        record = validate(loads(line))
+                    except decode_error as err:
+                        read -= self._bad_json(line, err, lineno)
+                        continue
+                    except ValidationError as err:
+                        self._bad_record(line, err, lineno)
+                        continue
+                if filtering:
+                    if drop_empty and not record.content:
+                        filtered["empty_content"] += 1
+                        continue
+                    if seen is not None and not seen.add(hash((record.title, record.content))):
+                        filtered["duplicate"] += 1
+                        continue
                 yielded += 1
                 state["read"] = read
                 state["yielded"] = yielded
@@ -327,7 +379,7 @@ class RecordStream:
             raise LoadError("bad_gzip", path=self._name, line=lineno + 1, detail=str(err)) from None
         finally:
             if stats.format is not None and stats.format.startswith("jsonl"):
-                state["read"] = read
+                state["read"] = lineno - unread if plain else read
                 state["yielded"] = yielded
             if bar is not None:
                 bar.stop(stats)
@@ -371,6 +423,17 @@ class RecordStream:
         if len(examples) < _EXAMPLES:
             label = ", ".join(f"{key} {value}" for key, value in where.items())
             examples.append(f"{label}: {_excerpt(excerpt)}")
+
+    def _bad_json(self, line: bytes, err: Exception, lineno: int) -> bool:
+        """Reject a line orjson could not parse; True if it was blank (not a record at all)."""
+        if line.isspace():
+            return True
+        self._reject(_undecodable_reason(line), line, str(err), line=lineno)
+        return False
+
+    def _bad_record(self, line: bytes, err: ValidationError, lineno: int) -> None:
+        reason, detail = _reason_of(err)
+        self._reject(reason, line, detail, line=lineno)
 
     def _init_filters(self) -> None:
         # filters in force start at 0, so a report shows "0 duplicates" rather than nothing
@@ -522,6 +585,313 @@ class _Gunzip(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         return n
+
+
+# What cleaning a line needs, as the scanner finds it in the line's bytes (bits).
+_AMP = 1  # an '&' that may start an HTML entity
+_BREAK = 2  # an escaped line break or tab (backslash n, t or r): whitespace that becomes a space
+_RUN = 4  # two spaces in a row
+_RUN3 = 8  # three spaces in a row: one replace pass is not enough
+_EDGE = 16  # a space beside a quote: a string may start or end with a space
+_FULL = 32  # anything else (other escapes, DEL, C1 controls, Unicode spaces): clean_text in full
+_LONG = 64  # the line is longer than max_line_bytes
+_UNSEEN = 127  # the scanner has not seen the whole line yet: assume everything
+_NEWLINE = 100  # a newline, in the first-level table (not a kind)
+# Second-level codes of the first-level table: the kind depends on one more byte.
+_S_RUN, _S_QUOTE, _S_U, _S_E1, _S_E2_80, _S_E2_81, _S_E3 = range(128, 135)
+_TABLES: tuple[Any, Any] | None = None
+
+
+def _tables():
+    """The scanner's lookup tables: kind by (byte, next byte), then by (code, third byte)."""
+    global _TABLES
+    if _TABLES is not None:
+        return _TABLES
+    import numpy as np
+
+    pairs = np.zeros(1 << 16, np.uint8)
+
+    def after(byte: int):
+        return pairs[byte << 8 : (byte + 1) << 8]
+
+    after(10)[:] = _NEWLINE
+    row = after(ord("&"))
+    row[:] = _AMP
+    row[ord(" ")] = row[ord('"')] = 0  # "& " and a final '&' are never entities
+    row = after(ord("\\"))
+    row[:] = _FULL  # backslash b, f, another backslash (and invalid escapes, which orjson rejects)
+    row[ord("n")] = row[ord("t")] = row[ord("r")] = _BREAK
+    row[ord('"')] = row[ord("/")] = 0  # an escaped quote or slash needs nothing
+    row[ord("u")] = _S_U
+    after(0x7F)[:] = _FULL  # DEL
+    for byte in (0xC0, 0xC1, *range(0xF5, 0x100)):  # never in UTF-8: orjson rejects the line
+        after(byte)[:] = _FULL
+    after(0xC2)[0x80:0xA1] = _FULL  # U+0080-U+00A0: C1 controls, NEL, no-break space
+    after(0xE1)[0x9A] = _S_E1  # U+1680
+    after(0xE2)[0x80] = _S_E2_80  # U+2000-U+200A, U+2028, U+2029, U+202F
+    after(0xE2)[0x81] = _S_E2_81  # U+205F
+    after(0xE3)[0x80] = _S_E3  # U+3000
+    after(ord(" "))[ord(" ")] = _S_RUN
+    after(ord(" "))[ord('"')] = _EDGE
+    after(ord('"'))[ord(" ")] = _S_QUOTE
+    # the second byte after a code; for _S_QUOTE the byte before the quote instead
+    third = np.zeros(8 << 8, np.uint8)
+
+    def code(c: int):
+        return third[(c - 128) << 8 : (c - 127) << 8]
+
+    code(_S_RUN)[:] = _RUN
+    code(_S_RUN)[ord(" ")] = _RUN | _RUN3
+    code(_S_QUOTE)[:] = _EDGE
+    code(_S_QUOTE)[ord("\\")] = 0  # an escaped quote, or a closing one: never a string's start
+    code(_S_U)[:] = _FULL  # refined from the four hex digits in _Scanner._unicode
+    code(_S_E1)[0x80] = _FULL
+    row = code(_S_E2_80)
+    row[0x80:0x8B] = row[0xA8] = row[0xA9] = row[0xAF] = _FULL
+    code(_S_E2_81)[0x9F] = _FULL
+    code(_S_E3)[0x80] = _FULL
+    _TABLES = (pairs, third)
+    return _TABLES
+
+
+class _Scanner(io.RawIOBase):
+    """The decompressed bytes, as they come, with each block scanned for what cleaning needs.
+
+    Most lines need no cleaning at all, and proving that string by string costs more
+    than parsing them (a search for double spaces alone is ~1.5 ns a character). numpy
+    does it here for a whole block in a few passes over its bytes: every byte that may
+    need work ('&', '\\', DEL and non-ASCII bytes, two spaces, a space beside a quote)
+    is found, classified by the bytes around it (an escaped quote, a curly quote or a
+    '& ' need nothing; a C1 control or an ideographic space does), and the kinds are
+    gathered per line. The reader looks here only at lines listed here.
+
+    Every doubt goes the safe way: bytes whose neighbours lie in another block, a pair
+    that straddles two blocks, and a line not seen whole count as needing everything,
+    which `clean_text` then does in full. `lines` and `kinds` hold only lines not yet
+    taken (plus at most a few thousand taken ones), so memory stays bounded.
+    """
+
+    def __init__(self, raw: io.RawIOBase, limit: int) -> None:
+        super().__init__()
+        import numpy as np
+
+        self._np = np
+        self._pairs, self._third = _tables()
+        self._raw = raw
+        self._limit = limit
+        self.active = True  # off for the JSON-array form
+        self.lines: list[int] = []  # 1-based numbers of complete lines that need work, ascending
+        self.kinds: list[int] = []  # what each needs
+        self.known = 1  # the number of the first line not yet seen whole
+        self._carry = 0  # kinds found so far in that line
+        self._start = 0  # its byte offset
+        self._total = 0  # bytes scanned
+        self._prev = 10  # the last byte of the previous block
+        self._masks = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer) or 0
+        if self.active:
+            if n:
+                self._scan(buffer, n)
+            else:
+                self._finish()
+        return n
+
+    def _scan(self, buffer, n: int) -> None:
+        np = self._np
+        a = np.frombuffer(buffer, np.uint8, n)
+        base = self._total
+        self._total = base + n
+        masks = self._masks
+        if masks is None or masks[0].size < n:
+            size = max(n, _BUFFER)
+            masks = self._masks = (np.empty(size, bool), np.empty(size, bool))
+        # two persistent masks: a fresh megabyte each block costs page faults, not just passes
+        m, t = masks[0][:n], masks[1][:n]
+        np.bitwise_or(a, 2, out=t.view(np.uint8))
+        np.equal(t.view(np.uint8), 0x22, out=t)  # a space or a quote
+        np.logical_and(t[:-1], t[1:], out=m[:-1])  # two of them in a row
+        m[-1] = False
+        # controls (the newline among them: events also give line boundaries), DEL and
+        # non-ASCII bytes in one range test, 0x00-0x1F and 0x7F-0xFF being 0x81-0xA0 and
+        # 0x00-0x80 once 0x7F is taken away (modulo 256)
+        np.subtract(a, 0x7F, out=t.view(np.uint8))
+        m |= np.less_equal(t.view(np.uint8), 0xA0, out=t)
+        m |= np.equal(a, 0x26, out=t)  # &
+        m |= np.equal(a, 0x5C, out=t)  # backslash
+        # flatnonzero(m), in half the time: 8-byte words first, then the bytes of those hit
+        whole = n & ~7
+        hit = np.flatnonzero(m[:whole].view(np.uint64) != 0)
+        inside = np.flatnonzero(m[:whole].view(np.uint64)[hit].view(bool))
+        events = (hit[inside >> 3] << 3) + (inside & 7)
+        if whole < n:
+            events = np.concatenate((events, np.flatnonzero(m[whole:]) + whole))
+        after = events + 1
+        after[-1:] = np.minimum(after[-1:], n - 1)
+        kinds = self._pairs[(a[events].astype(np.intp) << 8) | a[after]]
+        special = np.flatnonzero(kinds >= 128)
+        if special.size:
+            pos = events[special]
+            code = kinds[special].astype(np.intp) - 128
+            third = a[np.minimum(pos + 2, n - 1)]
+            before = a[pos - 1]
+            if pos[0] == 0:
+                before[0] = self._prev
+            third = np.where(code == _S_QUOTE - 128, before, third)
+            kinds[special] = self._third[(code << 8) | third]
+            unicode = code == _S_U - 128
+            if unicode.any():
+                kinds[special[unicode]] = self._unicode(a, pos[unicode], n)
+        # bytes whose classification looked past the block's end (clamped): everything
+        near = int(np.searchsorted(events, n - 6))
+        tail = kinds[near:]
+        tail[tail != _NEWLINE] |= _FULL
+        carry = self._carry
+        prev = self._prev
+        if prev in (0x20, 0x22, 0x26, 0x5C) or prev >= 0xC0:  # a pair or an escape across the boundary
+            carry |= _FULL
+        self._prev = int(a[-1])
+        newline = kinds == _NEWLINE
+        ends = events[newline]
+        count = ends.size
+        keep = (kinds != 0) & ~newline
+        line_of = np.cumsum(newline)[keep]  # block-local: 0 is the line carried in
+        kinds = kinds[keep]
+        found: list[int] = []
+        found_kinds: list[int] = []
+        if line_of.size:
+            first = np.flatnonzero(np.concatenate(([True], line_of[1:] != line_of[:-1])))
+            found = (line_of[first] + self.known).tolist()  # line numbers
+            found_kinds = np.bitwise_or.reduceat(kinds, first).tolist()
+        if not count:
+            for kind in found_kinds:
+                carry |= kind
+            self._carry = carry
+            return
+        first_line = self.known  # the line carried in, which this block's first newline ends
+        if found and found[0] == first_line:
+            carry |= found_kinds[0]
+            del found[0], found_kinds[0]
+        self._carry = 0
+        if found and found[-1] == first_line + count:  # the line this block leaves unfinished
+            self._carry = found_kinds.pop()
+            found.pop()
+        ends += base + 1
+        starts = np.empty_like(ends)
+        starts[0] = self._start
+        starts[1:] = ends[:-1]
+        self._start = int(ends[-1])
+        long = np.flatnonzero(ends - starts > self._limit).tolist()
+        if long and long[0] == 0:
+            carry |= _LONG
+        lines = [first_line] if carry else []
+        kinds_out = [carry] if carry else []
+        lines += found
+        kinds_out += found_kinds
+        if long:
+            merged = dict(zip(lines, kinds_out))
+            for i in long:
+                merged[first_line + i] = merged.get(first_line + i, 0) | _LONG
+            lines = sorted(merged)
+            kinds_out = [merged[line] for line in lines]
+        self.lines += lines
+        self.kinds += kinds_out
+        self.known = first_line + count
+
+    def _unicode(self, a, pos, n: int):
+        """Kinds of \\uXXXX escapes: only code points that cleaning changes (or '&', ' ') count."""
+        np = self._np
+        digits = a[np.minimum(pos[:, None] + np.arange(2, 6), n - 1)].astype(np.int32)
+        value = np.where(digits <= 0x39, digits - 0x30, (digits | 0x20) - 0x57)  # invalid hex: orjson rejects
+        cp = (value[:, 0] << 12) | (value[:, 1] << 8) | (value[:, 2] << 4) | value[:, 3]
+        changed = (
+            (cp < 0x20)
+            | ((cp >= 0x7F) & (cp <= 0xA0))
+            | (cp == 0x1680)
+            | ((cp >= 0x2000) & (cp <= 0x200A))
+            | (cp == 0x2028)
+            | (cp == 0x2029)
+            | (cp == 0x202F)
+            | (cp == 0x205F)
+            | (cp == 0x3000)
+        )
+        kinds = np.where(changed, _FULL, 0)
+        kinds = np.where(cp == 0x26, _AMP, kinds)
+        kinds = np.where(cp == 0x20, _RUN | _RUN3 | _EDGE, kinds)
+        return kinds.astype(np.uint8)
+
+    def _finish(self) -> None:
+        """At the end of the stream: the last line, if it has no newline, is whole now."""
+        if self._total > self._start:
+            kind = self._carry
+            if self._total - self._start > self._limit:
+                kind |= _LONG
+            if kind:
+                self.lines.append(self.known)
+                self.kinds.append(kind)
+            self.known += 1
+            self._start = self._total
+            self._carry = 0
+
+
+def _take(scanner: _Scanner, lineno: int, at: int) -> tuple[int, int, int]:
+    """(what line `lineno` needs, where its entry in scanner.lines ended, the next line number
+    to ask about); called only at lines the scanner listed, or at the first line it has not
+    seen whole."""
+    lines = scanner.lines
+    end = len(lines)
+    while at < end and lines[at] < lineno:  # lines taken before they were seen whole
+        at += 1
+    kind = 0
+    if at < end and lines[at] == lineno:
+        kind = scanner.kinds[at]
+        at += 1
+    if lineno >= scanner.known:
+        return _UNSEEN, at, lineno + 1
+    nxt = lines[at] if at < end else scanner.known
+    if at > 4096:  # keep the lists short
+        del lines[:at], scanner.kinds[:at]
+        at = 0
+    return kind, at, nxt
+
+
+def _clean_fields(obj: dict, kind: int) -> None:
+    """Clean title and content of a parsed line in place, doing only what `kind` says is needed."""
+    text = obj.get("title")
+    if type(text) is str:
+        new = _clean_hinted(text, kind)
+        if new is not text:
+            obj["title"] = new
+    text = obj.get("content")
+    if type(text) is str and text:
+        new = _clean_hinted(text, kind)
+        if new is not text:
+            obj["content"] = new
+
+
+def _clean_hinted(text: str, kind: int) -> str:
+    """`clean_text(text)`, given that its line holds nothing that `kind` does not name."""
+    if kind & _FULL:
+        return clean_text(text)
+    spaced = False
+    if kind & _AMP:
+        text, spaced = unescape_entities(text)
+    if kind & _BREAK:
+        for ch in "\n\t\r":
+            if ch in text:
+                text = text.replace(ch, " ")
+                spaced = True
+    if spaced or kind & _RUN3:
+        while "  " in text:
+            text = text.replace("  ", " ")
+    elif kind & _RUN and "  " in text:
+        # no run of three spaces: one split leaves no two (and is cheaper than replace)
+        text = " ".join(text.split("  "))
+    return text.strip(" ")
 
 
 def _sniff(stream: io.BufferedReader) -> tuple[bytes, int, int]:

@@ -204,6 +204,25 @@ def test_base_answers_do_not_depend_on_when_the_base_is_probed(run_dir, tiny_tom
     assert key(before.rows) != key(tuned.rows)  # the adapter does change the answers
 
 
+def test_probing_base_with_the_tuned_model_gives_the_same_answers(run_dir, tiny_toml, tmp_path):
+    """base_probe = "with_tuned": one load after training, adapter off then on."""
+    from emergence.experiment import load_experiment_config, run_experiment
+    from emergence.probes import ProbeResults
+
+    cfg = load_experiment_config(tiny_toml, overrides={"base_probe": "with_tuned", "lmeval.enabled": "false"})
+    result = run_experiment(cfg, out_dir=tmp_path / "one-load")
+    assert [s.name for s in result.stages] == ["audit", "split", "evalsets", "train", "probes", "lmeval",
+                                               "verdicts", "report"]
+
+    def key(rows):
+        return sorted((r.set, r.item_id, r.variant, r.answer) for r in rows)
+
+    for which in ("probe_base", "probe_tuned"):
+        assert key(ProbeResults.read(tmp_path / "one-load" / which).rows) == key(
+            ProbeResults.read(run_dir / which).rows), which
+    assert result.lmeval is None and "lm-eval stage was off" in (tmp_path / "one-load" / "report.md").read_text()
+
+
 def test_config_shares_the_split_and_derives_the_seen_budget(tmp_path):
     from emergence.configio import ConfigError, dump_config, load_config
     from emergence.experiment import ExperimentConfig, load_profile
@@ -292,7 +311,7 @@ def test_cpu_demo_profile_end_to_end(tmp_path):
     state = _state(out)
     assert list(state) == STAGES and all(rec["fingerprint"] for rec in state.values())
     summary = json.loads((out / "train" / "summary.json").read_text())
-    assert summary["steps"] == 50 and summary["heldout_loss_after"] < summary["heldout_loss_before"]
+    assert summary["steps"] == 40 and summary["heldout_loss_after"] < summary["heldout_loss_before"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     held = {r["item_id"] for r in rows if r["set"] == "age_heldout" and r["model"] == "tuned"}
     assert len(held) >= 100

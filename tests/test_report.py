@@ -196,7 +196,7 @@ def test_fmt_est_and_markdown_table():
     from emergence.report import Table, fmt_est, render_markdown
 
     est = {"mean": 0.25, "ci_low": 0.1, "ci_high": 0.4, "n": 20}
-    assert fmt_est(est, pct=True) == "25% [10%, 40%]"
+    assert fmt_est(est, pct=True) == "25% [10, 40]"
     assert fmt_est(est, 2, signed=True) == "+0.25 [+0.10, +0.40]"
     assert fmt_est({"mean": float("nan"), "n": 0}) == "–"
     md = render_markdown([Table(["a", "n"], [["x\ny", "1"]], numeric=(1,))])

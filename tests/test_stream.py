@@ -467,3 +467,111 @@ def test_progress_bar_when_asked(tmp_path, capsys):
     stream = stream_records(path, progress=True)
     assert titles(stream) == CLEAN_TITLES
     assert "rec/s" in capsys.readouterr().err
+
+
+# -- cleaning through the byte scan -------------------------------------------------------
+# stream_records cleans only what a numpy scan of each block finds; whatever the scan
+# finds or misses, every title and content must come out exactly as clean_text makes it.
+
+_PIECES = [
+    "a", "Bc", "d e", " ", "  ", "   ", "&amp;", "&nbsp;", "&#9;", "&#1;", "&#x20;", "&notit;", "& ", "&", "&amp",
+    "\t", "\n", "\r", "\r\n", "\x00", "\x07", "\x08", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f", "\x80", "\x85",
+    "\x9f", "\xa0", "\xad", "\u1680", "\u2000", "\u2003", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f",
+    "\u3000", "\u200b", "\u2019", "\u201c", "\u2014", "é", "©", "日本", '"', '" ', ' "', "\\", "/", "\\n", "😀",
+]
+
+
+def _fuzz_records(seed: int, n: int) -> list[dict]:
+    import random
+
+    rng = random.Random(seed)
+
+    def text(k: int) -> str:
+        return "".join(rng.choices(_PIECES, k=rng.randint(0, k)))
+
+    records = []
+    for i in range(n):
+        record = {"uid": text(3) if i % 7 else None, "title": "T" + text(6) if i % 5 else text(6), "content": text(30)}
+        if i % 3:
+            record["target_ind"] = [i, i + 1]
+            record["note"] = text(4)  # an extra with dirt in it: kept as is
+        records.append(record)
+    return records
+
+
+def _encode(records: list[dict], style: str) -> bytes:
+    import json
+
+    if style == "orjson":  # compact, raw UTF-8 (as trn.json)
+        return b"".join(orjson.dumps(r) + b"\n" for r in records)
+    if style == "json":  # json.dumps defaults: ", " and ": ", every non-ASCII character escaped
+        return "".join(json.dumps(r) + "\n" for r in records).encode()
+    return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\r\n" for r in records).encode()
+
+
+def _expected(records: list[dict]) -> list[tuple[str, str]]:
+    from emergence.records import clean_text
+
+    out = [(clean_text(r["title"]), clean_text(r["content"])) for r in records]
+    return [pair for pair in out if pair[0]]
+
+
+@pytest.mark.parametrize("buffer", [7, 64, 1000, None])
+@pytest.mark.parametrize("style", ["orjson", "json", "crlf"])
+def test_cleaning_through_the_scan_equals_clean_text(monkeypatch, buffer, style):
+    import emergence.stream as stream_module
+
+    if buffer is not None:  # small blocks put block boundaries everywhere
+        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+    records = _fuzz_records(seed=len(style) * 10_000 + (buffer or 0), n=600)  # fixed per case
+    stream = stream_records(io.BytesIO(_encode(records, style)))
+    got = [(r.title, r.content) for r in stream]
+    assert got == _expected(records)
+    assert stream.stats.read == len(records) and stream.stats.reconciles()
+    assert set(stream.stats.rejected) <= {"empty_title"}
+    extras = [r for r in records if "note" in r]
+    again = stream_records(io.BytesIO(_encode(records, style)))
+    kept = [rec.model_extra["note"] for rec in again if "note" in rec.model_extra]
+    assert kept == [r["note"] for r in extras if _expected([r])]  # extras are never cleaned
+
+
+@pytest.mark.parametrize("buffer", [64, None])
+def test_cleaning_through_the_scan_of_gzip_and_long_lines(monkeypatch, buffer):
+    import emergence.stream as stream_module
+
+    if buffer is not None:
+        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+    records = _fuzz_records(seed=7, n=400)
+    data = _encode(records, "orjson")
+    assert [(r.title, r.content) for r in stream_records(io.BytesIO(gzip.compress(data)))] == _expected(records)
+    # lines longer than the bound are rejected, the others cleaned as ever
+    limit = 120
+    lines = data.splitlines(keepends=True)
+    stream = stream_records(io.BytesIO(data), max_line_bytes=limit)
+    got = [(r.title, r.content) for r in stream]
+    fits = [r for r, line in zip(records, lines) if len(line) <= limit]
+    assert got == _expected(fits)
+    assert stream.stats.rejected.get("line_too_long", 0) == sum(len(line) > limit for line in lines)
+    assert stream.stats.reconciles()
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "field"),
+    [
+        (b'{"title": "T  x", "content": ["not", "text"]}', "wrong_type", "content"),
+        (b'{"title": "&amp;T", "uid": 42}', "wrong_type", "uid"),
+        (b'{"title": 7, "content": "a\\tb"}', "wrong_type", "title"),
+        (b'{"title": " &nbsp;\\u3000 ", "content": "x"}', "empty_title", None),
+        (b'{"uid": "  x", "content": "no title"}', "missing_title", None),
+    ],
+)
+def test_lines_that_need_cleaning_are_validated_alike(line, reason, field):
+    data = jsonl(GOOD[:4]) + line + b"\n" + jsonl(GOOD[4:6])
+    stream = stream_records(io.BytesIO(data))
+    assert titles(stream) == CLEAN_TITLES[:6]
+    assert stream.stats.rejected == {reason: 1} and stream.stats.reconciles()
+    with pytest.raises(LoadError) as info:
+        list(stream_records(io.BytesIO(data), policy="strict"))
+    assert (info.value.reason, info.value.line) == (reason, 5)
+    if field:
+        assert field in str(info.value)

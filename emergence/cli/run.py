@@ -42,9 +42,11 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from emergence.configio import ConfigError, parse_set
-    from emergence.experiment import ConfigChangedError, default_profile, load_experiment_config, run_experiment
+    from emergence.experiment import (ConfigChangedError, RunLockedError, default_profile, load_experiment_config,
+                                      run_experiment)
 
     err = Console(stderr=True, soft_wrap=True)
     try:
@@ -57,24 +59,24 @@ def _run(args: argparse.Namespace) -> int:
             profile = default_profile()
         config = load_experiment_config(args.config, profile=profile, overrides=overrides)
     except (ConfigError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     if args.print_config:
         _print_toml(config)
         return 0
     corpus = config.corpus_path()
     if not corpus.is_file():
-        err.print(f"[red]error:[/red] corpus {corpus} does not exist: pass --corpus PATH "
+        err.print(f"[red]error:[/red] corpus {escape(str(corpus))} does not exist: pass --corpus PATH "
                   "(or --set corpus=PATH)")
         return 2
     _log_to_stderr()
     try:
         result = run_experiment(config, out_dir=args.out, resume=args.resume, console=err)
     except ConfigChangedError as exc:
-        err.print(f"[red]refused:[/red] {exc}")
+        err.print(f"[red]refused:[/red] {escape(str(exc))}")
         return 3
-    except FileExistsError as exc:
-        err.print(f"[red]refused:[/red] {exc}")
+    except (FileExistsError, RunLockedError) as exc:
+        err.print(f"[red]refused:[/red] {escape(str(exc))}")
         return 3
     out = Console()
     if not out.is_terminal:  # logs and pipes: room for the summary table on one line a row
@@ -115,6 +117,7 @@ def _est(est: Any, pct: bool = True) -> str:
 
 def render_summary(result: Any, console: Any) -> None:
     """One screen: verdicts, key numbers with intervals, where the report is."""
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -122,7 +125,7 @@ def render_summary(result: Any, console: Any) -> None:
 
     outcome, sentence = headline(result)
     colour = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
-    console.print(Panel(sentence, title=f"[bold]emergence: {outcome.upper()}[/bold]",
+    console.print(Panel(escape(sentence), title=f"[bold]emergence: {outcome.upper()}[/bold]",
                         border_style=colour.get(outcome, "white")))
 
     from rich import box
@@ -167,7 +170,7 @@ def render_summary(result: Any, console: Any) -> None:
     ran = [s for s in result.stages if s.status == "ran"]
     console.print(f"stages run now: {len(ran)} of {len(result.stages)}; stage time "
                   f"{result.timings.get('total', 0.0):.0f} s, this invocation {result.timings.get('this_invocation', 0.0):.0f} s")
-    console.print(f"report: [bold]{result.paths.report_html}[/bold]  (and {result.paths.report_md.name})")
+    console.print(f"report: [bold]{escape(str(result.paths.report_html))}[/bold]  (and {result.paths.report_md.name})")
 
 
 def _num(x: float | None) -> str:

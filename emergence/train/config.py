@@ -138,7 +138,7 @@ class TrainConfig(BaseModel):
     eval_steps: int | None = Field(
         None, ge=1, description="Also score the held-out sample every N steps (None: only before and after)."
     )
-    eval_batch_size: int = Field(8, ge=1, description="Batch size of held-out scoring.")
+    eval_batch_size: int = Field(4, ge=1, description="Batch size of held-out scoring.")
     resume: bool = Field(
         False, description="Continue the run in output_dir from its latest checkpoint, same data order."
     )

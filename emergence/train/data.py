@@ -16,7 +16,9 @@ corpus endlessly (the trainer stops at ``max_steps``) and remembers, for each ex
 it yields, where in the stream it came from, so a checkpoint can record the exact resume
 point (:class:`DataState`) and a resumed run skips what was consumed
 (``stream_records(skip=N)``) instead of re-reading it. Held-out records
-(``split_of(...) != "train"``) are filtered here and never reach training.
+(``split_of(...) != "train"``) are filtered here and never reach training. A worker
+thread reads and tokenises up to ``prefetch`` examples ahead, so that work overlaps
+the training step.
 """
 from __future__ import annotations
 
@@ -172,6 +174,66 @@ def heldout_examples(
     return out
 
 
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[Any], size: int) -> Iterator[Any]:
+    """Yield ``items`` in order while a thread produces up to ``size`` of them ahead.
+
+    Reading, rendering and tokenising the next examples then overlaps the training step
+    (the tokenizer releases the GIL); the bounded queue keeps memory flat. The producer
+    generator is advanced and closed only in the worker thread; closing this generator
+    stops it.
+    """
+    import queue
+
+    if size <= 0:
+        yield from items
+        return
+    q: queue.Queue[Any] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(_Failure(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=work, name="emergence-train-data", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+
+
 class TrainStream:
     """The endless, resumable stream of training examples for one run (one shard per rank)."""
 
@@ -189,6 +251,7 @@ class TrainStream:
         max_records: int | None = None,
         world: int = 1,
         start: Mapping[int, DataState] | None = None,
+        prefetch: int = 64,
     ) -> None:
         self.corpus = corpus
         self.tokenizer = tokenizer
@@ -200,6 +263,7 @@ class TrainStream:
         self.salt = salt
         self.max_records = max_records
         self.world = world
+        self.prefetch = prefetch
         # rank -> where that shard resumes; a fresh run starts every shard at zero
         self.start = {r: DataState(rank=r, world=world) for r in range(world)}
         for rank, state in (start or {}).items():
@@ -215,51 +279,54 @@ class TrainStream:
         self._positions: dict[int, collections.OrderedDict[int, tuple[int, int, int, int]]] = {}
 
     # -- the generator behind the dataset --------------------------------------------------
-    def _examples(self, shards: list[tuple[int, int]]) -> Iterator[dict[str, list[int]]]:
+    def _produce(self, rank: int, world: int) -> Iterator[tuple[dict[str, list[int]], tuple[int, int, int, int]]]:
+        """(example, position) for shard ``rank``, endlessly, from its start state on."""
         from emergence.split import split_of
 
+        state = self.start[rank]
+        pass_index, skip, taken, examples = state.pass_index, state.stream_skip, state.train_taken, state.examples
+        shard = (rank, world) if world > 1 else None
+        while True:
+            yielded_in_pass = 0
+            with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip) as records:
+                for record in records:
+                    if split_of(record, held_out=self.held_out, salt=self.salt) != "train":
+                        continue
+                    if self.max_records is not None and taken >= self.max_records:
+                        break
+                    taken += 1
+                    example = encode_example(
+                        self.tokenizer,
+                        chat_messages(record, self.prompt_template),
+                        max_seq_length=self.max_seq_length,
+                        loss_on=self.loss_on,
+                    )
+                    if example is None:
+                        self.dropped += 1
+                        continue
+                    examples += 1
+                    yielded_in_pass += 1
+                    # stats.read counts every input record up to this one (skipped, other
+                    # shards', empty ones too): exactly what skip= expects back
+                    yield example, (pass_index, records.stats.read, taken, examples)
+            if yielded_in_pass == 0 and skip == 0:
+                raise EmptyTrainSplitError(
+                    f"no training example in {self.corpus} (shard {rank}/{world}): every record is "
+                    "held out, empty or too long for max_seq_length"
+                )
+            pass_index, skip, taken = pass_index + 1, 0, 0
+
+    def _examples(self, shards: list[tuple[int, int]]) -> Iterator[dict[str, list[int]]]:
         for rank, world in shards:
-            state = self.start[rank]
             positions: collections.OrderedDict[int, tuple[int, int, int, int]] = collections.OrderedDict()
             with self._lock:  # the newest iteration of a shard is the one the trainer consumes
                 self._positions[rank] = positions
                 self.dropped = 0
-            pass_index, skip, taken, produced = state.pass_index, state.stream_skip, state.train_taken, 0
-            examples = state.examples
-            while True:
-                yielded_in_pass = 0
-                shard = (rank, world) if world > 1 else None
-                with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip) as records:
-                    for record in records:
-                        if split_of(record, held_out=self.held_out, salt=self.salt) != "train":
-                            continue
-                        if self.max_records is not None and taken >= self.max_records:
-                            break
-                        taken += 1
-                        example = encode_example(
-                            self.tokenizer,
-                            chat_messages(record, self.prompt_template),
-                            max_seq_length=self.max_seq_length,
-                            loss_on=self.loss_on,
-                        )
-                        if example is None:
-                            self.dropped += 1
-                            continue
-                        examples += 1
-                        # stats.read counts every input record up to this one (skipped,
-                        # other shards', empty ones too): exactly what skip= expects back
-                        positions[produced] = (pass_index, records.stats.read, taken, examples)
-                        if len(positions) > _POSITIONS_KEPT:
-                            positions.popitem(last=False)
-                        produced += 1
-                        yielded_in_pass += 1
-                        yield example
-                if yielded_in_pass == 0 and skip == 0:
-                    raise EmptyTrainSplitError(
-                        f"no training example in {self.corpus} (shard {rank}/{world}): every record is "
-                        "held out, empty or too long for max_seq_length"
-                    )
-                pass_index, skip, taken = pass_index + 1, 0, 0
+            for produced, (example, position) in enumerate(_prefetch(self._produce(rank, world), self.prefetch)):
+                positions[produced] = position
+                if len(positions) > _POSITIONS_KEPT:
+                    positions.popitem(last=False)
+                yield example
 
     def dataset(self) -> Any:
         """A ``datasets.IterableDataset`` of ``{"input_ids", "labels"}``, one shard per rank.

@@ -90,22 +90,31 @@ def weighted_mean_loss(rows: Iterable[dict[str, Any]]) -> float | None:
     return total / steps if steps else None
 
 
-def plot_metrics(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
-    """loss.png: training loss per step (and held-out loss points), learning rate on a twin axis."""
+def plot_metrics(
+    rows: list[dict[str, Any]],
+    path: Path,
+    *,
+    title: str = "",
+    heldout_before: float | None = None,
+    heldout_after: float | None = None,
+) -> Path:
+    """loss.png: training loss per step, held-out loss points (before training at step 0,
+    every ``eval_steps``, after training at the last step), learning rate on a twin axis."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     train = [r for r in rows if "loss" in r]
-    heldout = [r for r in rows if "heldout_loss" in r]
+    heldout = [(r["step"], r["heldout_loss"]) for r in rows if "heldout_loss" in r]
+    if heldout_before is not None:
+        heldout.insert(0, (0, heldout_before))
+    if heldout_after is not None and train:
+        heldout.append((train[-1]["step"], heldout_after))
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     ax.plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", color="tab:blue")
     if heldout:
-        ax.plot(
-            [r["step"] for r in heldout], [r["heldout_loss"] for r in heldout],
-            "o--", label="held-out loss", color="tab:orange",
-        )
+        ax.plot([x for x, _ in heldout], [y for _, y in heldout], "o--", label="held-out loss", color="tab:orange")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     lrs = [(r["step"], r["learning_rate"]) for r in train if r.get("learning_rate") is not None]

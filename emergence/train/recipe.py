@@ -162,7 +162,8 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     if plan.device.startswith("cuda") and plan.world == 1:
         import torch
 
-        torch.cuda.set_device(plan.device)  # the Trainer places the model on the current device
+        # the Trainer places the model on the current device; a bare "cuda" means cuda:0
+        torch.cuda.set_device(torch.device(plan.device).index or 0)
     model, tokenizer = backend.load(plan, config)
     if plan.chat_template is not None:
         tokenizer.chat_template = plan.chat_template
@@ -312,7 +313,10 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         trainer.save_model(str(adapter_dir))
         tokenizer.save_pretrained(str(adapter_dir))
         if train_rows:
-            plot_path = plot_metrics(rows, run_dir / "loss.png", title=f"{config.model} LoRA r={config.lora_r}")
+            plot_path = plot_metrics(
+                rows, run_dir / "loss.png", title=f"{config.model} LoRA r={config.lora_r}",
+                heldout_before=heldout_before, heldout_after=heldout_after,
+            )
     result = TrainResult(
         run_dir=run_dir,
         adapter_dir=adapter_dir,

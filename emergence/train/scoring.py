@@ -43,14 +43,19 @@ def mean_token_loss(
                     ids[i, :n] = torch.tensor(e["input_ids"])
                     labels[i, :n] = torch.tensor(e["labels"])
                     mask[i, :n] = 1
-                ids, labels, mask = ids.to(device), labels.to(device), mask.to(device)
-                logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-                target = labels[:, 1:]
-                nll = torch.nn.functional.cross_entropy(
-                    logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100, reduction="sum"
-                )
-                total += nll.item()
-                count += int((target != -100).sum())
+                ids, mask = ids.to(device), mask.to(device)
+                logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+                # one row at a time in float32, cut to its real length: the float copy of a
+                # whole batch of 2048 x 32k-vocabulary logits would cost gigabytes
+                for i, e in enumerate(batch):
+                    n = len(e["input_ids"])
+                    target = labels[i, 1:n].to(device)
+                    nll = torch.nn.functional.cross_entropy(
+                        logits[i, : n - 1].float(), target, ignore_index=-100, reduction="sum"
+                    )
+                    total += nll.item()
+                    count += int((target != -100).sum())
+                del logits
     finally:
         model.train(was_training)
     return total / count if count else None
