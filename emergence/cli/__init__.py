@@ -24,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f"emergence.cli.{name}")
-        except ModuleNotFoundError as exc:  # a stage not written yet must not break the rest
-            if exc.name != f"emergence.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"emergence.cli.{name}").register(sub)
     return parser
 
 
