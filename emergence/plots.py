@@ -5,9 +5,9 @@
     (0.5, 0.09999999999999998, 0.19999999999999996)
 
 Every chart reads the aggregates the stages computed (``ProbeMetrics`` as dumped to
-``metrics.json``: ``{"mean", "ci_low", "ci_high", "n", ...}`` per metric) and draws them;
-no number is computed here. The training loss curve is the trainer's own ``loss.png``.
-matplotlib is imported inside the functions.
+``metrics.json``: ``{"mean", "ci_low", "ci_high", "n", ...}`` per metric, and the trainer's
+``metrics.jsonl`` rows) and draws them; no statistic is computed here beyond a running
+mean that smooths the per-step loss for the eye. matplotlib is imported inside the functions.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["age_bars", "age_scatter", "interval_errors", "memorisation_gap_chart"]
+__all__ = ["age_bars", "age_scatter", "interval_errors", "loss_curve", "memorisation_gap_chart"]
 
 # One colour per series, the same in every chart (colour-blind safe, Okabe-Ito).
 COLOURS = {"base": "#0072B2", "tuned": "#D55E00", "majority": "#999999", "rule": "#009E73",
@@ -71,6 +71,49 @@ def _grouped(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequenc
         ax.set_ylim(*ylim)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
+
+
+def loss_curve(rows: Sequence[Mapping[str, Any]], path: str | Path, *, heldout_before: float | None = None,
+               heldout_after: float | None = None, title: str = "") -> Path | None:
+    """Training loss per step (raw and a running mean), the learning rate, and the held-out
+    loss before training (at step 0) and after it (at the last step)."""
+    train = [r for r in rows if r.get("loss") is not None]
+    if not train:
+        return None
+    plt = _plt()
+    steps = [r["step"] for r in train]
+    losses = [float(r["loss"]) for r in train]
+    window = max(1, len(losses) // 10)
+    smooth = [sum(losses[max(0, i - window + 1):i + 1]) / len(losses[max(0, i - window + 1):i + 1])
+              for i in range(len(losses))]
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    ax.plot(steps, losses, color=COLOURS["base"], alpha=0.35, lw=1, label="training loss (per step)")
+    ax.plot(steps, smooth, color=COLOURS["base"], lw=2, label=f"running mean ({window} steps)")
+    held = [r for r in rows if r.get("heldout_loss") is not None]
+    points = [(0, heldout_before)] + [(r["step"], r["heldout_loss"]) for r in held] + [(steps[-1], heldout_after)]
+    points = [(s, v) for s, v in points if v is not None]
+    if points:
+        ax.plot([s for s, _ in points], [v for _, v in points], "o--", color=COLOURS["tuned"], ms=6,
+                label="held-out loss")
+        for (s, v), offset in ((points[0], (6, 6)), (points[-1], (-34, 8))):
+            ax.annotate(f"{v:.3f}", (s, v), textcoords="offset points", xytext=offset, fontsize=8,
+                        color=COLOURS["tuned"])
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss (mean token cross-entropy)")
+    ax.grid(alpha=0.3)
+    lrs = [(r["step"], r["learning_rate"]) for r in train if r.get("learning_rate") is not None]
+    if lrs:
+        ax2 = ax.twinx()
+        ax2.plot([s for s, _ in lrs], [v for _, v in lrs], color="#888888", lw=1, alpha=0.6)
+        ax2.set_ylabel("learning rate", color="#888888")
+        ax2.tick_params(axis="y", colors="#888888")
+    ax.legend(fontsize=8, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
 
 
 def age_bars(metrics: Mapping[str, Any], path: str | Path, *, set_name: str = "age_heldout",
@@ -152,16 +195,24 @@ def age_scatter(pairs: Sequence[tuple[float, float | None, float | None]], path:
 
     jitter = random.Random(0)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), dpi=110, sharex=True, sharey=True)
-    top = max([p[0] for p in pairs] + [v for p in pairs for v in p[1:] if v is not None] + [18.0])
+    # stated ages far above every label (an answer of "50 years") would squash the plot:
+    # they are drawn on the top edge as triangles
+    top = max([p[0] for p in pairs] + [18.0]) + 4
     for ax, which, idx in ((axes[0], "base", 1), (axes[1], "tuned", 2)):
-        xs = [p[0] + jitter.uniform(-0.25, 0.25) for p in pairs if p[idx] is not None]
-        ys = [p[idx] + jitter.uniform(-0.25, 0.25) for p in pairs if p[idx] is not None]
+        stated = [p for p in pairs if p[idx] is not None]
+        inside = [p for p in stated if p[idx] <= top]
+        above = [p for p in stated if p[idx] > top]
+        xs = [p[0] + jitter.uniform(-0.25, 0.25) for p in inside]
+        ys = [p[idx] + jitter.uniform(-0.25, 0.25) for p in inside]
         abstained = sum(p[idx] is None for p in pairs)
+        if above:
+            ax.scatter([p[0] for p in above], [top + 0.4] * len(above), marker="^", s=22,
+                       color=COLOURS[which], clip_on=False, label=f"stated above {top:g}")
         ax.fill_between([0, top + 1], [-2, top - 1], [2, top + 3], color="#dddddd", alpha=0.6, lw=0,
                         label="within ±2 years")
         ax.plot([0, top + 1], [0, top + 1], color="#888888", lw=1)
         ax.scatter(xs, ys, s=14, alpha=0.6, color=COLOURS[which])
-        ax.set_title(f"{which}: {len(xs)} stated an age, {abstained} did not", fontsize=10)
+        ax.set_title(f"{which}: {len(stated)} stated an age, {abstained} did not", fontsize=10)
         ax.set_xlabel("true minimum age (years)")
         ax.set_xlim(-0.5, top + 1)
         ax.set_ylim(-0.5, top + 1)

@@ -29,7 +29,6 @@ import html
 import json
 import math
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence, Union
@@ -481,6 +480,14 @@ def caveats(result: ExperimentResult) -> list[Text]:
             scale += (" This is a demonstration scale: a null result here says little about a larger model trained "
                       "on the whole corpus.")
         out.append([Bold("Scale. "), scale])
+    used = getattr(train, "train_records_used", None)
+    limit = cfg.evalsets.train_records_limit
+    if used is not None and limit is not None and used != limit:
+        out.append([Bold("Seen sets vs training. "),
+                    f"The seen eval sets were drawn from the first {limit:,} train records (the training budget), "
+                    f"but training used {used:,}: "
+                    + ("some seen items were never trained on." if used < limit else
+                       "some trained records could not be drawn as seen items.")])
     spec = cfg.train.model.lower()
     if spec.startswith("tiny-") or "tiny" in Path(spec).name:
         out.append([Bold("Random-init model. "),
@@ -749,7 +756,8 @@ def build_report(result: ExperimentResult, images: dict[str, Path]) -> list[Bloc
     blocks.append(Heading(2, "Training", "training"))
     if "loss" in images:
         blocks.append(Image(images["loss"], "training loss curve",
-                            "Training loss per logging step (and learning rate); held-out loss points where scored."))
+                            "Training loss per step with its running mean, the learning rate (grey, right axis), and "
+                            "the loss on the fixed held-out sample before (step 0) and after training."))
     trows: list[list[Text]] = [
         ["average training loss (all steps)", Bold(_f(train.train_loss_avg, 4))],
         ["final logged loss", _f(train.final_loss, 4)],
@@ -788,8 +796,9 @@ def build_report(result: ExperimentResult, images: dict[str, Path]) -> list[Bloc
         blocks.append(band_table)
     if "scatter" in images:
         blocks.append(Image(images["scatter"], "stated versus true age scatter",
-                            "Each point is a held-out title: a model that only learned the age distribution spreads "
-                            "its answers over each column; item-level inference moves them into the grey band."))
+                            "Each point is a held-out title. Answers that ignore the title form horizontal rows (the "
+                            "same ages whatever the true age); item-level inference moves points into the grey band "
+                            "along the diagonal."))
 
     # -- memorisation
     mem = _memorisation_table(result)
@@ -802,8 +811,10 @@ def build_report(result: ExperimentResult, images: dict[str, Path]) -> list[Bloc
         if "gap" in images:
             blocks.append(Image(images["gap"], "memorisation gap chart",
                                 "Seen vs held-out overlap per model, 95% intervals."))
-        if result.metrics.excluded:
-            blocks.append(Para("k-extractable left out items whose content is shorter than k + 50 tokens: "
+        if any(result.metrics.excluded.values()):
+            pc = result.probes.config
+            blocks.append(Para(f"k-extractable left out items whose content is shorter than k + {pc.extract_tokens} "
+                               f"= {pc.k + pc.extract_tokens} tokens: "
                                + ", ".join(f"{k} {v}" for k, v in result.metrics.excluded.items()) + ".", cls="muted"))
 
     # -- verdicts
@@ -892,13 +903,12 @@ def _images(result: ExperimentResult, assets: Path) -> dict[str, Path]:
     metrics = result.metrics.model_dump(mode="json")
     variant = result.probes.config.verdict_variant
     images: dict[str, Path] = {}
-    if result.train.plot_path is not None and Path(result.train.plot_path).is_file():
-        images["loss"] = Path(shutil.copyfile(result.train.plot_path, assets / "loss.png"))
-    elif result.loss_curve:
-        from emergence.train.outputs import plot_metrics
-
-        images["loss"] = plot_metrics(result.loss_curve, assets / "loss.png", title=result.config.train.model)
+    train = result.train
     made = {
+        "loss": plots.loss_curve(result.loss_curve, assets / "loss.png", heldout_before=train.heldout_loss_before,
+                                 heldout_after=train.heldout_loss_after,
+                                 title=f"{result.config.train.model}: LoRA r={result.config.train.lora_r}, "
+                                       f"{train.steps} steps"),
         "age_bars": plots.age_bars(metrics, assets / "age_heldout.png", set_name="age_heldout", variant=variant),
         "age_bars_seen": plots.age_bars(metrics, assets / "age_seen.png", set_name="age_seen", variant=variant),
         "gap": plots.memorisation_gap_chart(metrics, assets / "memorisation.png"),

@@ -276,6 +276,7 @@ class RecordStream:
                 # steps per line; `read` is the line count less blank lines.
                 plain = True
                 unread = lineno
+                marked, marks = scanner.lines, scanner.kinds
                 while True:
                     line = readline(limit)
                     if not line:
@@ -290,8 +291,19 @@ class RecordStream:
                         except ValidationError as err:
                             self._bad_record(line, err, lineno)
                             continue
-                    else:
-                        kind, at, nxt = _take(scanner, lineno, at)
+                    else:  # _take, inlined
+                        kind = 0
+                        while at < len(marked) and marked[at] <= lineno:  # passing stale entries
+                            if marked[at] == lineno:
+                                kind = marks[at]
+                            at += 1
+                        if lineno >= scanner.known:
+                            kind, nxt = _UNSEEN, lineno + 1
+                        else:
+                            nxt = marked[at] if at < len(marked) else scanner.known
+                        if at > 4096:  # keep the lists short
+                            del marked[:at], marks[:at]
+                            at = 0
                         if kind & _LONG and line[-1] != 10 and len(line) >= limit and _discard_rest(readline, limit):
                             detail = f"longer than max_line_bytes={limit}"
                             self._reject("line_too_long", line[:_EXCERPT], detail, line=lineno)
@@ -860,38 +872,34 @@ def _take(scanner: _Scanner, lineno: int, at: int) -> tuple[int, int, int]:
 
 
 def _clean_fields(obj: dict, kind: int) -> None:
-    """Clean title and content of a parsed line in place, doing only what `kind` says is needed."""
-    text = obj.get("title")
-    if type(text) is str:
-        new = _clean_hinted(text, kind)
+    """Clean title and content of a parsed line in place, as `clean_text` does, given that
+    the line holds nothing that needs cleaning but what `kind` names (one call a line)."""
+    for key in ("title", "content"):
+        text = obj.get(key)
+        if type(text) is not str or not text:
+            continue
+        if kind & _FULL:
+            new = clean_text(text)
+        else:
+            new = text
+            spaced = False
+            if kind & _AMP and "&" in new:
+                new, spaced = unescape_entities(new)
+            if kind & _BREAK:
+                for ch in "\n\t\r":
+                    if ch in new:
+                        new = new.replace(ch, " ")
+                        spaced = True
+            if spaced or kind & _RUN3:
+                while "  " in new:
+                    new = new.replace("  ", " ")
+            elif kind & _RUN:
+                # no run of three spaces in the line: one split leaves no two (and is
+                # cheaper than replace); a single piece comes back as it is
+                new = " ".join(new.split("  "))
+            new = new.strip(" ")
         if new is not text:
-            obj["title"] = new
-    text = obj.get("content")
-    if type(text) is str and text:
-        new = _clean_hinted(text, kind)
-        if new is not text:
-            obj["content"] = new
-
-
-def _clean_hinted(text: str, kind: int) -> str:
-    """`clean_text(text)`, given that its line holds nothing that `kind` does not name."""
-    if kind & _FULL:
-        return clean_text(text)
-    spaced = False
-    if kind & _AMP:
-        text, spaced = unescape_entities(text)
-    if kind & _BREAK:
-        for ch in "\n\t\r":
-            if ch in text:
-                text = text.replace(ch, " ")
-                spaced = True
-    if spaced or kind & _RUN3:
-        while "  " in text:
-            text = text.replace("  ", " ")
-    elif kind & _RUN and "  " in text:
-        # no run of three spaces: one split leaves no two (and is cheaper than replace)
-        text = " ".join(text.split("  "))
-    return text.strip(" ")
+            obj[key] = new
 
 
 def _sniff(stream: io.BufferedReader) -> tuple[bytes, int, int]:

@@ -575,3 +575,23 @@ def test_lines_that_need_cleaning_are_validated_alike(line, reason, field):
     assert (info.value.reason, info.value.line) == (reason, 5)
     if field:
         assert field in str(info.value)
+
+
+@pytest.mark.parametrize("buffer", [64, None])
+def test_cleaning_through_the_scan_with_shards_skip_and_filters(monkeypatch, buffer):
+    # the loop for shard/skip/filters is not the plain one: it must clean alike
+    import emergence.stream as stream_module
+
+    if buffer is not None:
+        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+    records = _fuzz_records(seed=11, n=500)
+    data = _encode(records, "orjson") + b"\n   \n"
+    expected = _expected(records)
+    shards = [[(r.title, r.content) for r in stream_records(io.BytesIO(data), shard=(k, 3))] for k in range(3)]
+    assert sorted(sum(shards, [])) == sorted(expected)
+    rest = stream_records(io.BytesIO(data), skip=123)
+    assert [(r.title, r.content) for r in rest] == _expected(records[123:]) and rest.stats.reconciles()
+    kept = stream_records(io.BytesIO(data), drop_empty=True, dedupe=True)
+    got = [(r.title, r.content) for r in kept]
+    assert got == list(dict.fromkeys(pair for pair in expected if pair[1]))
+    assert kept.stats.reconciles() and kept.stats.read == len(records)
