@@ -261,39 +261,51 @@ def band_loglikelihoods(model: Any, tokenizer: Any, prompts: Sequence[str],
                         choices: Sequence[str], *, batch_size: int = 16) -> list[list[float]]:
     """Summed log-probability of each choice text as the answer to each chat-templated prompt.
 
-    Returns ``[prompt][choice]``. Sequences are right-padded, so every real token keeps
-    the position it has unpadded; no generation is involved.
+    Returns ``[prompt][choice]``; no generation is involved. Each prompt is encoded once
+    and its key/value cache is shared by every choice (the choices are a few tokens, the
+    templated prompt ~50), which makes this several times cheaper than scoring
+    ``prompt + choice`` sequences separately. Choices are right-padded after the shared
+    prefix with explicit positions, so every real token sees exactly the context it would
+    unpadded. ``batch_size`` is kept for callers; prompts go one at a time.
     """
     import torch
 
+    del batch_size  # one prompt (times len(choices) continuations) per forward pass
     device = _device_of(model)
     choice_ids = [_encode(tokenizer, c) for c in choices]
-    pairs: list[tuple[list[int], int]] = []  # (full ids, number of choice tokens)
-    for prompt in prompts:
-        ctx = _encode(tokenizer, _render(tokenizer, prompt))
-        for cont in choice_ids:
-            pairs.append((ctx + cont, len(cont)))
-    scores: list[float] = []
+    n, width = len(choice_ids), max(len(c) for c in choice_ids)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    cont = torch.full((n, width), pad, dtype=torch.long)
+    cont_mask = torch.zeros((n, width), dtype=torch.long)
+    for row, ids in enumerate(choice_ids):
+        cont[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        cont_mask[row, :len(ids)] = 1
+    cont, cont_mask = cont.to(device), cont_mask.to(device)
+    out: list[list[float]] = []
     with torch.inference_mode():
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
-            width = max(len(ids) for ids, _ in chunk)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, (seq, _) in enumerate(chunk):
-                ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-                mask[row, :len(seq)] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+        for prompt in prompts:
+            ctx = _encode(tokenizer, _render(tokenizer, prompt))
+            length = len(ctx)
+            first = model(input_ids=torch.tensor([ctx], device=device), use_cache=True)
+            # the first choice token is predicted by the prompt's last position
+            head = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+            past = first.past_key_values
+            past.batch_repeat_interleave(n)
+            mask = torch.cat([torch.ones((n, length), dtype=torch.long, device=device), cont_mask], dim=1)
+            positions = torch.arange(length, length + width, device=device).expand(n, width)
+            logits = model(input_ids=cont, attention_mask=mask, position_ids=positions,
+                           past_key_values=past, use_cache=True).logits
             logprobs = torch.log_softmax(logits.float(), dim=-1)
-            for row, (seq, n_cont) in enumerate(chunk):
-                end = len(seq)
-                targets = torch.tensor(seq[end - n_cont:end], device=logprobs.device)
-                # token t is predicted by the logits at t - 1
-                picked = logprobs[row, end - n_cont - 1:end - 1].gather(1, targets[:, None])
-                scores.append(float(picked.sum()))
-    n = len(choices)
-    return [scores[i * n:(i + 1) * n] for i in range(len(prompts))]
+            row_scores = []
+            for row, ids in enumerate(choice_ids):
+                score = head[ids[0]]
+                if len(ids) > 1:
+                    targets = torch.tensor(ids[1:], device=logprobs.device)
+                    # token t of the choice is predicted by the logits at t - 1
+                    score = score + logprobs[row, :len(ids) - 1].gather(1, targets[:, None]).sum()
+                row_scores.append(float(score))
+            out.append(row_scores)
+    return out
 
 
 def extract_continuations(model: Any, tokenizer: Any, titles: Sequence[str],
