@@ -729,10 +729,11 @@ class _Scanner(io.RawIOBase):
         np.logical_and(t[:-1], t[1:], out=m[:-1])  # two of them in a row
         m[-1] = False
         # controls (the newline among them: events also give line boundaries), DEL and
-        # non-ASCII bytes in one range test, 0x00-0x1F and 0x7F-0xFF being 0x81-0xA0 and
-        # 0x00-0x80 once 0x7F is taken away (modulo 256)
-        np.subtract(a, 0x7F, out=t.view(np.uint8))
-        m |= np.less_equal(t.view(np.uint8), 0xA0, out=t)
+        # non-ASCII bytes in one range test, 0x00-0x1F and 0x7F-0xFF being 0xE0-0xFF and
+        # 0x5F-0xDF once 0x20 is taken away (modulo 256); `>=` because numpy's uint8
+        # `<=` against a scalar runs at two thirds of its speed (numpy 2.4, measured)
+        np.subtract(a, 0x20, out=t.view(np.uint8))
+        m |= np.greater_equal(t.view(np.uint8), 0x5F, out=t)
         m |= np.equal(a, 0x26, out=t)  # &
         m |= np.equal(a, 0x5C, out=t)  # backslash
         # flatnonzero(m), in half the time: 8-byte words first, then the bytes of those hit
@@ -891,8 +892,13 @@ def _clean_fields(obj: dict, kind: int) -> None:
                         new = new.replace(ch, " ")
                         spaced = True
             if spaced or kind & _RUN3:
-                while "  " in new:
-                    new = new.replace("  ", " ")
+                # split + join until one piece: a pass searches the text once, where
+                # `"  " in` + replace search it three times; each pass shortens every
+                # run of n spaces to ceil(n / 2), as replace does
+                parts = new.split("  ")
+                while len(parts) > 1:
+                    new = " ".join(parts)
+                    parts = new.split("  ")
             elif kind & _RUN:
                 # no run of three spaces in the line: one split leaves no two (and is
                 # cheaper than replace); a single piece comes back as it is

@@ -595,3 +595,51 @@ def test_cleaning_through_the_scan_with_shards_skip_and_filters(monkeypatch, buf
     got = [(r.title, r.content) for r in kept]
     assert got == list(dict.fromkeys(pair for pair in expected if pair[1]))
     assert kept.stats.reconciles() and kept.stats.read == len(records)
+
+
+@pytest.mark.parametrize("buffer", [5, None])
+def test_scan_range_test_at_every_byte_value(monkeypatch, buffer):
+    # each byte value raw in a title and a content: the scan's one range test for
+    # controls, DEL and non-ASCII bytes must flag 0x00-0x1F and 0x7F-0xFF and nothing
+    # else of note (0x20 and 0x7E are its edges); lines orjson rejects are rejected alike
+    import emergence.stream as stream_module
+    from emergence.records import clean_text
+
+    if buffer is not None:
+        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+    lines = [b'{"title":"a' + bytes([b]) + b'b","content":"' + bytes([b]) + b' x  y"}\n' for b in range(256)]
+    expected = []
+    for line in lines:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        expected.append((clean_text(obj["title"]), clean_text(obj["content"])))
+    data = b"".join(lines)
+    stream = stream_records(io.BytesIO(data))
+    assert [(r.title, r.content) for r in stream] == expected
+    # a raw newline (0x0A) splits its line in three: 258 lines, none blank
+    assert stream.stats.read == data.count(b"\n") == 258 and stream.stats.reconciles()
+
+
+def test_collapsing_spaces_after_entities_and_breaks_equals_clean_text():
+    # runs made by entities or escaped breaks next to spaces, of every length up to 9:
+    # the split/join passes of _clean_fields must leave what clean_text leaves
+    from emergence.records import clean_text
+
+    pieces = [" " * k for k in range(1, 10)] + ["&nbsp;", "&#32;", "&#1;", "\\n", "\\t", "\\r", "w"]
+    records = []
+    for i, a in enumerate(pieces):
+        for b in pieces:
+            title = "T" + a + b + a + "t"
+            records.append({"title": title, "content": b + a + "x" + a + b + "y" + b})
+    data = b"".join(
+        b'{"title":"' + r["title"].encode() + b'","content":"' + r["content"].encode() + b'"}\n' for r in records
+    )
+    expected = []
+    for line in data.splitlines():
+        obj = orjson.loads(line)
+        expected.append((clean_text(obj["title"]), clean_text(obj["content"])))
+    stream = stream_records(io.BytesIO(data))
+    assert [(r.title, r.content) for r in stream] == [pair for pair in expected if pair[0]]
+    assert stream.stats.reconciles()
