@@ -10,6 +10,8 @@ adamw_8bit, lr 2e-4, bf16:
 
   (a) ``emergence.train`` with backend "unsloth", fed by the streaming loader from a
       generated JSON Lines corpus whose records are longer than 2048 tokens;
+  (a2) the same with ``padding_free=False`` (Unsloth otherwise turns padding-free
+      batching on for streamed examples; every example here fills the sequence);
   (b) bare Unsloth ``FastLanguageModel`` + TRL ``SFTTrainer`` on pre-tokenised data
       (input_ids of exactly 2048 tokens);
   (c) transformers + peft + bitsandbytes 4-bit NF4 (sdpa attention, gradient
@@ -65,6 +67,7 @@ import gpu_models  # noqa: E402  (benchmarks/ is not a package)
 
 CONFIGS = {
     "a": "emergence.train (unsloth backend, streaming loader)",
+    "a2": "emergence.train (unsloth backend, streaming loader, padding_free=False)",
     "b": "bare Unsloth + TRL SFTTrainer (pre-tokenised)",
     "c": "transformers + peft + bnb nf4 + SFTTrainer (sdpa, grad ckpt)",
 }
@@ -406,6 +409,8 @@ def run_a(w: dict[str, Any], out: Path) -> dict[str, Any]:
         eval_batch_size=w["eval_batch_size"],
         eval_steps=None,
         logging_steps=1,
+        # None: the backend's choice (Unsloth: padding-free for streamed examples)
+        padding_free=w.get("padding_free"),
     )
     result = train(config)
     info: dict[str, Any] = {"backend": getattr(result, "backend", None),
@@ -476,6 +481,47 @@ def run_c(w: dict[str, Any], out: Path) -> dict[str, Any]:
     return {"attn_implementation": getattr(model.config, "_attn_implementation", None)}
 
 
+def run_peft_check(w: dict[str, Any]) -> dict[str, Any]:
+    """(a)'s saved adapter through plain transformers + peft (Unsloth never imported here).
+
+    Loads the base in 4-bit NF4 (CPU: fp32), applies the adapter with
+    ``PeftModel.from_pretrained`` and checks that LoRA sits on every targeted layer (no
+    silent subset), that its size is the trainable count (a) reported, that its B
+    matrices were trained (they start at zero) and that a forward pass is finite.
+    """
+    import peft
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    if "unsloth" in sys.modules:
+        raise RuntimeError("unsloth was imported: this check must use plain peft")
+    cpu = w["device"] == "cpu"
+    kwargs: dict[str, Any] = {"dtype": torch.float32} if cpu else {
+        "dtype": torch.bfloat16, "device_map": {"": 0},
+        "quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                  bnb_4bit_compute_dtype=torch.bfloat16),
+    }
+    base = AutoModelForCausalLM.from_pretrained(w["model"], **kwargs)
+    want = {n for n, _ in base.named_modules() if n.rsplit(".", 1)[-1] in w["targets"]}
+    model = peft.PeftModel.from_pretrained(base, w["adapter"]).eval()
+    adapted = {n.removeprefix("base_model.model.") for n, m in model.named_modules() if hasattr(m, "lora_A")}
+    lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    b_max = max(p.detach().abs().max().item() for n, p in model.named_parameters() if "lora_B" in n)
+    with torch.no_grad():
+        ids = torch.arange(1, 65, device=model.device)[None]
+        logits = model(input_ids=ids).logits
+        with model.disable_adapter():
+            base_logits = model(input_ids=ids).logits
+    out = {"adapted_layers": len(adapted), "targeted_layers": len(want), "lora_params": lora,
+           "trainable_reported": w.get("trainable"), "lora_B_max_abs": b_max,
+           "logits_finite": bool(torch.isfinite(logits).all()),
+           "adapter_changes_logits": float((logits.float() - base_logits.float()).abs().max())}
+    print(f"[peft/{w.get('arch')}] {out}", flush=True)
+    if adapted != want or lora != w.get("trainable") or b_max == 0 or not out["logits_finite"]:
+        raise RuntimeError(f"plain peft check failed: {out}; missing layers {sorted(want - adapted)[:5]}")
+    return out
+
+
 def run_matmul(n: int = 8192, reps: int = 30) -> dict[str, Any]:
     import torch
 
@@ -514,7 +560,10 @@ def worker_main(spec_path: Path) -> int:
         cuda = w["device"].startswith("cuda")
         if cuda and not torch.cuda.is_available():
             raise RuntimeError("this config needs a CUDA GPU and torch sees none")
-        if cuda and w["config"] in ("a", "b"):
+        if w["config"] == "peft":
+            result.update(run_peft_check(w), status="ok")
+            return 0
+        if cuda and w["config"] in ("a", "a2", "b"):
             # Unsloth patches transformers / TRL / peft on import and must come before
             # them; the meter below imports transformers.
             import unsloth  # noqa: F401
@@ -522,7 +571,7 @@ def worker_main(spec_path: Path) -> int:
         out = Path(w["out"])
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        runner = {"a": run_a, "b": run_b, "c": run_c}[w["config"]]
+        runner = {"a": run_a, "a2": run_a, "b": run_b, "c": run_c}[w["config"]]
         extra = runner(w, out)
         steps = record["steps"]
         if len(steps) < w["max_steps"]:
@@ -653,7 +702,7 @@ def summarise(results: list[dict[str, Any]], matmul: dict[str, Any] | None, seq_
             r["mfu"] = r["flops_per_token"] * r["tokens_per_s"] / (rate * 1e12)
     ok = {(r["config"], r["arch"], r["layers"]): r for r in results if r.get("status") == "ok"}
     for (cfg, arch, layers), r in ok.items():
-        if cfg != "a":
+        if cfg not in ("a", "a2"):
             continue
         b, c = ok.get(("b", arch, layers)), ok.get(("c", arch, layers))
         if b:
@@ -695,7 +744,7 @@ def print_table(results: list[dict[str, Any]], matmul: dict[str, Any] | None) ->
     for row in rows:
         print(line(row))
     for r in results:
-        if r["config"] != "a" or r.get("status") != "ok":
+        if r["config"] not in ("a", "a2") or r.get("status") != "ok":
             continue
         checks = []
         if "ratio_a_b" in r:
@@ -712,7 +761,7 @@ def print_table(results: list[dict[str, Any]], matmul: dict[str, Any] | None) ->
             checks.append(f"40-layer peak reserved {r['peak_reserved_gib']:.2f} GiB (target <= 15: "
                           f"{'met' if r['peak_reserved_gib'] <= 15 else 'NOT met'})")
         if checks:
-            print(f"targets {r['arch']} L{r['layers']}: " + "; ".join(checks))
+            print(f"targets {r['config']} {r['arch']} L{r['layers']}: " + "; ".join(checks))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -744,6 +793,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--targets", default=None,
                    help="override the LoRA target names of every config (comma-separated), e.g. "
                    "the seven Llama names on --arch phi3 to see the trainable-count refusal")
+    p.add_argument("--verify-peft", action="store_true",
+                   help="after (a)/(a2), load its adapter onto the 4-bit base with plain "
+                   "transformers + peft (no Unsloth) in a fresh process and check it")
     p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     a.configs = [c.strip() for c in a.configs.split(",") if c.strip()]
@@ -751,7 +803,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         a.targets = [t.strip() for t in a.targets.split(",") if t.strip()]
     bad = [c for c in a.configs if c not in CONFIGS]
     if bad:
-        p.error(f"unknown config(s) {bad}: choose from a,b,c")
+        p.error(f"unknown config(s) {bad}: choose from {','.join(CONFIGS)}")
     return a
 
 
@@ -828,9 +880,16 @@ def main(argv: list[str] | None = None) -> int:
                 "targets": args.targets or targets_for(arch),
                 "targets_a": args.targets or list(LLAMA_TARGETS),
                 "out": str(args.work / f"out-{cfg}-{arch}"), **data,
+                "padding_free": False if cfg == "a2" else None,
             }
             result = _spawn(spec, args.work, args.timeout)
             result["shape"] = shape
+            if args.verify_peft and cfg in ("a", "a2") and result.get("status") == "ok":
+                check = _spawn({"config": "peft", "arch": arch, "device": device, "model": str(model_dir),
+                                "adapter": str(Path(spec["out"]) / "run" / "adapter"),
+                                "targets": targets_for(arch), "trainable": result.get("trainable")},
+                               args.work, args.timeout)
+                result["peft_check"] = {k: v for k, v in check.items() if k not in ("spec", "versions")}
             results.append(result)
             save()
 

@@ -51,6 +51,25 @@ def capture_logits_at_end(input_ids):
     return Capture()
 
 
+def record_batch_shapes():
+    """A callback recording (rows, has position_ids) of every training forward's input."""
+    from transformers import TrainerCallback
+
+    class Shapes(TrainerCallback):
+        def __init__(self):
+            self.seen = []
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            def hook(module, args_, kwargs_):
+                if module.training:
+                    ids = kwargs_.get("input_ids", args_[0] if args_ else None)
+                    self.seen.append((ids.shape[0], kwargs_.get("position_ids") is not None))
+
+            model.register_forward_pre_hook(hook, with_kwargs=True)
+
+    return Shapes()
+
+
 def test_tiny_phi3_learns_and_writes_a_loadable_adapter(tmp_path, tiny_phi3):
     import torch
     from peft import PeftModel
@@ -171,3 +190,29 @@ def test_cli_trains_and_reports(tmp_path, tiny_llama, capsys):
     assert result["steps"] == 2 and Path(result["adapter_dir"]).is_dir()
     assert main(["train", "--profile", "cpu", "--model", str(tiny_llama), "--output-dir", str(out)]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_padding_free_batches_train_exactly_as_padded_ones(tmp_path, tiny_llama):
+    """Padding-free micro-batches concatenate their examples; attention must stay inside
+    each one, so the losses equal those of padded batches of the same examples."""
+    corpus = tmp_path / "corpus.jsonl"
+    with corpus.open("w") as f:  # contents of very different lengths: padded batches carry many pads
+        for i in range(120):
+            content = " ".join(WORDS[: 3 + (i * 7) % len(WORDS)] * (1 + i % 3))
+            f.write(json.dumps({"uid": f"u{i}", "title": f"Book {i}", "content": content}) + "\n")
+    common = dict(model=str(tiny_llama), corpus=corpus, max_steps=3, save_steps=10, eval_records=4,
+                  learning_rate=5e-3, warmup_steps=0, max_seq_length=64)
+    shapes = {"padded": record_batch_shapes(), "free": record_batch_shapes()}
+    padded = train(TrainConfig.cpu(output_dir=tmp_path / "padded", padding_free=False, **common),
+                   callbacks=[shapes["padded"]])
+    free = train(TrainConfig.cpu(output_dir=tmp_path / "free", padding_free=True, **common),
+                 callbacks=[shapes["free"]])
+    # the two runs really batched differently: one row with position_ids vs padded rows
+    assert shapes["free"].seen and all(rows == 1 and pos for rows, pos in shapes["free"].seen)
+    assert shapes["padded"].seen and all(rows == 2 for rows, _ in shapes["padded"].seen)
+    rows = {name: [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+            for name in ("padded", "free")}
+    loss = {name: [r["loss"] for r in rows[name] if "loss" in r] for name in rows}
+    assert len(loss["free"]) == 3
+    assert loss["free"] == pytest.approx(loss["padded"], abs=1e-4)
+    assert free.tokens_seen == padded.tokens_seen  # the same non-padding tokens

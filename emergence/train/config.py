@@ -69,6 +69,15 @@ class TrainConfig(BaseModel):
         description="Recompute activations in the backward pass to save memory (Unsloth's "
         "offloaded variant on the unsloth backend). Off is faster when memory allows.",
     )
+    padding_free: bool | None = Field(
+        None,
+        description="Batch examples without padding (TRL's padding-free collator: the "
+        "micro-batch's examples are concatenated and attention stays within each). None "
+        "leaves the choice to the backend: Unsloth turns it on for streamed examples; hf "
+        "pads. True saves the pad tokens' compute when examples differ in length (most "
+        "corpus records are far shorter than max_seq_length); False is faster when every "
+        "example fills max_seq_length (measured on an H100: benchmarks/README.md).",
+    )
 
     # -- LoRA ----------------------------------------------------------------------------
     lora_r: int = Field(16, ge=1, description="LoRA rank.")

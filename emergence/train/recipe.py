@@ -139,6 +139,13 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     plan = preflight(config)
     backend = _backend_module(plan.backend)
     backend.prepare()  # unsloth must patch transformers/TRL before they are used
+    if plan.world > 1:
+        # Every rank checks the run directory before rank 0 writes into it; without this
+        # barrier a slower rank finds rank 0's config.json and refuses "already holds a run"
+        # (seen on 2 H100s). PartialState is the process group the Trainer itself uses.
+        from accelerate import PartialState
+
+        PartialState(cpu=plan.device == "cpu").wait_for_everyone()
     run_dir = plan.run_dir
     resumed = plan.resume_from is not None
     start_step = int(plan.resume_from.name.split("-", 1)[1]) if resumed else 0
@@ -237,6 +244,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         ignore_data_skip=True,
         include_num_input_tokens_seen="non_padding",
         packing=False,
+        **({} if config.padding_free is None else {"padding_free": config.padding_free}),
         # each rank reads its own shard of the stream; never have rank 0 read and dispatch
         accelerator_config={"dispatch_batches": False},
         **backend.trainer_precision(plan, config),
@@ -272,7 +280,9 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
             model=model,
             args=args,
             train_dataset=stream.dataset(),
-            data_collator=DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id),
+            data_collator=DataCollatorForLanguageModeling(
+                pad_token_id=tokenizer.pad_token_id, padding_free=bool(config.padding_free)
+            ),
             processing_class=tokenizer,
             callbacks=run_callbacks + list(callbacks or []),
         )
