@@ -284,7 +284,7 @@ def test_other_directories_are_never_overwritten(tmp_path, tiny_toml):
 
 
 def test_item_level_control_tells_item_level_from_distributional():
-    from emergence.experiment import item_level_control
+    from emergence.hypothesis import item_level_control
     from emergence.hypothesis import AGE_EMERGENCE
 
     rng = random.Random(1)

@@ -30,9 +30,8 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
     distribution, no item-level information)."""
     from emergence.audit import audit_corpus
     from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.experiment import (Controls, ExperimentConfig, ExperimentResult, RunPaths, SplitSummary,
-                                      item_level_control)
-    from emergence.hypothesis import AGE_EMERGENCE
+    from emergence.experiment import Controls, ExperimentConfig, ExperimentResult, RunPaths, SplitSummary
+    from emergence.hypothesis import AGE_EMERGENCE, item_level_control
     from emergence.metrics import band_names, score_age, score_age_choice, score_intent
     from emergence.agecues import parse_age_answer
     from emergence.probes import ProbeConfig, ProbeResults, ProbeRow, score, verdicts

@@ -216,3 +216,21 @@ def test_padding_free_batches_train_exactly_as_padded_ones(tmp_path, tiny_llama)
     assert len(loss["free"]) == 3
     assert loss["free"] == pytest.approx(loss["padded"], abs=1e-4)
     assert free.tokens_seen == padded.tokens_seen  # the same non-padding tokens
+
+
+def test_logged_loss_is_a_mean_token_loss_whatever_the_accumulation(tmp_path, tiny_llama):
+    """The step-1 loss (weights untouched) is the mean token loss of its examples: it must
+    not scale with gradient accumulation. Every record has the same content, so it matches
+    the held-out sample's mean token loss of the same initial model."""
+    corpus = tmp_path / "corpus.jsonl"
+    with corpus.open("w") as f:
+        for i in range(200):
+            f.write(json.dumps({"uid": f"u{i}", "title": f"Book {i}",
+                                "content": "A story about a family and a war and the history of a town."}) + "\n")
+    for accumulation in (1, 4):
+        result = train(TrainConfig.cpu(
+            model=str(tiny_llama), corpus=corpus, output_dir=tmp_path / f"acc{accumulation}", max_steps=1,
+            gradient_accumulation_steps=accumulation, per_device_train_batch_size=2, eval_records=4,
+            max_seq_length=64, warmup_steps=0,
+        ))
+        assert result.final_loss == pytest.approx(result.heldout_loss_before, abs=0.05), accumulation
