@@ -10,8 +10,10 @@ adamw_8bit, lr 2e-4, bf16:
 
   (a) ``emergence.train`` with backend "unsloth", fed by the streaming loader from a
       generated JSON Lines corpus whose records are longer than 2048 tokens;
-  (a2) the same with ``padding_free=False`` (Unsloth otherwise turns padding-free
-      batching on for streamed examples; every example here fills the sequence);
+      Its default ``padding_free=None`` decides from the held-out sample's lengths
+      (emergence.train.batching): padded batches here, where every example fills the
+      sequence. ``a-padded`` / ``a-free`` set ``padding_free`` False / True explicitly
+      (a-free measures what padding-free batches cost when there is nothing to save);
   (b) bare Unsloth ``FastLanguageModel`` + TRL ``SFTTrainer`` on pre-tokenised data
       (input_ids of exactly 2048 tokens);
   (c) transformers + peft + bitsandbytes 4-bit NF4 (sdpa attention, gradient
@@ -67,7 +69,8 @@ import gpu_models  # noqa: E402  (benchmarks/ is not a package)
 
 CONFIGS = {
     "a": "emergence.train (unsloth backend, streaming loader)",
-    "a2": "emergence.train (unsloth backend, streaming loader, padding_free=False)",
+    "a-padded": "emergence.train (unsloth backend, streaming loader, padding_free=False)",
+    "a-free": "emergence.train (unsloth backend, streaming loader, padding_free=True)",
     "b": "bare Unsloth + TRL SFTTrainer (pre-tokenised)",
     "c": "transformers + peft + bnb nf4 + SFTTrainer (sdpa, grad ckpt)",
 }
@@ -409,12 +412,12 @@ def run_a(w: dict[str, Any], out: Path) -> dict[str, Any]:
         eval_batch_size=w["eval_batch_size"],
         eval_steps=None,
         logging_steps=1,
-        # None: the backend's choice (Unsloth: padding-free for streamed examples)
-        padding_free=w.get("padding_free"),
+        padding_free=w.get("padding_free"),  # None: decided from the held-out sample's lengths
     )
     result = train(config)
     info: dict[str, Any] = {"backend": getattr(result, "backend", None),
-                            "trainable_reported": getattr(result, "trainable_params", None)}
+                            "trainable_reported": getattr(result, "trainable_params", None),
+                            "padding_free_used": getattr(result, "padding_free", None)}
     want = "hf" if cpu else "unsloth"
     if info["backend"] != want:
         raise Refused(f"emergence.train ran backend {info['backend']!r}, not {want!r}")
@@ -563,7 +566,7 @@ def worker_main(spec_path: Path) -> int:
         if w["config"] == "peft":
             result.update(run_peft_check(w), status="ok")
             return 0
-        if cuda and w["config"] in ("a", "a2", "b"):
+        if cuda and (w["config"].startswith("a") or w["config"] == "b"):
             # Unsloth patches transformers / TRL / peft on import and must come before
             # them; the meter below imports transformers.
             import unsloth  # noqa: F401
@@ -571,7 +574,7 @@ def worker_main(spec_path: Path) -> int:
         out = Path(w["out"])
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        runner = {"a": run_a, "a2": run_a, "b": run_b, "c": run_c}[w["config"]]
+        runner = {"a": run_a, "a-padded": run_a, "a-free": run_a, "b": run_b, "c": run_c}[w["config"]]
         extra = runner(w, out)
         steps = record["steps"]
         if len(steps) < w["max_steps"]:
@@ -702,7 +705,7 @@ def summarise(results: list[dict[str, Any]], matmul: dict[str, Any] | None, seq_
             r["mfu"] = r["flops_per_token"] * r["tokens_per_s"] / (rate * 1e12)
     ok = {(r["config"], r["arch"], r["layers"]): r for r in results if r.get("status") == "ok"}
     for (cfg, arch, layers), r in ok.items():
-        if cfg not in ("a", "a2"):
+        if not cfg.startswith("a"):
             continue
         b, c = ok.get(("b", arch, layers)), ok.get(("c", arch, layers))
         if b:
@@ -744,7 +747,7 @@ def print_table(results: list[dict[str, Any]], matmul: dict[str, Any] | None) ->
     for row in rows:
         print(line(row))
     for r in results:
-        if r["config"] not in ("a", "a2") or r.get("status") != "ok":
+        if not r["config"].startswith("a") or r.get("status") != "ok":
             continue
         checks = []
         if "ratio_a_b" in r:
@@ -794,7 +797,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="override the LoRA target names of every config (comma-separated), e.g. "
                    "the seven Llama names on --arch phi3 to see the trainable-count refusal")
     p.add_argument("--verify-peft", action="store_true",
-                   help="after (a)/(a2), load its adapter onto the 4-bit base with plain "
+                   help="after each (a) config, load its adapter onto the 4-bit base with plain "
                    "transformers + peft (no Unsloth) in a fresh process and check it")
     p.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
@@ -880,11 +883,11 @@ def main(argv: list[str] | None = None) -> int:
                 "targets": args.targets or targets_for(arch),
                 "targets_a": args.targets or list(LLAMA_TARGETS),
                 "out": str(args.work / f"out-{cfg}-{arch}"), **data,
-                "padding_free": False if cfg == "a2" else None,
+                "padding_free": {"a-padded": False, "a-free": True}.get(cfg),
             }
             result = _spawn(spec, args.work, args.timeout)
             result["shape"] = shape
-            if args.verify_peft and cfg in ("a", "a2") and result.get("status") == "ok":
+            if args.verify_peft and cfg.startswith("a") and result.get("status") == "ok":
                 check = _spawn({"config": "peft", "arch": arch, "device": device, "model": str(model_dir),
                                 "adapter": str(Path(spec["out"]) / "run" / "adapter"),
                                 "targets": targets_for(arch), "trainable": result.get("trainable")},

@@ -216,6 +216,7 @@ def test_padding_free_batches_train_exactly_as_padded_ones(tmp_path, tiny_llama)
     assert len(loss["free"]) == 3
     assert loss["free"] == pytest.approx(loss["padded"], abs=1e-4)
     assert free.tokens_seen == padded.tokens_seen  # the same non-padding tokens
+    assert (padded.padding_free, free.padding_free) == (False, True)  # reported as run
 
 
 def test_logged_loss_is_a_mean_token_loss_whatever_the_accumulation(tmp_path, tiny_llama):

@@ -72,11 +72,13 @@ class TrainConfig(BaseModel):
     padding_free: bool | None = Field(
         None,
         description="Batch examples without padding (TRL's padding-free collator: the "
-        "micro-batch's examples are concatenated and attention stays within each). None "
-        "leaves the choice to the backend: Unsloth turns it on for streamed examples; hf "
-        "pads. True saves the pad tokens' compute when examples differ in length (most "
-        "corpus records are far shorter than max_seq_length); False is faster when every "
-        "example fills max_seq_length (measured on an H100: benchmarks/README.md).",
+        "micro-batch's examples are concatenated and attention stays within each). True "
+        "saves the pad tokens' compute when examples differ in length (most corpus records "
+        "are far shorter than max_seq_length); False is faster when every example fills "
+        "max_seq_length (measured on an H100: benchmarks/README.md). None decides: on the "
+        "unsloth backend, padding-free unless the held-out sample's lengths say padded "
+        "batches would waste less than 4% of their tokens (emergence.train.batching); "
+        "the hf backend pads.",
     )
 
     # -- LoRA ----------------------------------------------------------------------------

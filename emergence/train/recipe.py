@@ -56,6 +56,10 @@ class TrainResult(BaseModel):
     trainable_params: int = Field(description="Trainable (LoRA) parameters, checked against the layer shapes.")
     total_params: int = Field(description="All parameters of the wrapped model (4-bit weights count packed).")
     backend: str = Field(description="'unsloth' or 'hf'.")
+    padding_free: bool | None = Field(
+        None, description="Whether micro-batches were padding-free (None: left to Unsloth, when no held-out "
+        "sample told the lengths); see TrainConfig.padding_free."
+    )
     device: str = Field(description="The device trained on.")
     steps: int = Field(description="Optimiser steps completed.")
     resumed_from_step: int = Field(0, description="The checkpoint step this session resumed from (0: fresh).")
@@ -210,6 +214,17 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     # (also on resume: the checkpoint's weights are loaded later, by trainer.train).
     heldout_before = score(model)
 
+    # Padded or padding-free micro-batches: Unsloth would turn padding-free on for any
+    # stream; decide from the held-out sample's lengths (same distribution as the train
+    # split) whether there is enough padding to save. hf pads unless told otherwise.
+    from emergence.train.batching import decide_padding_free
+
+    padding_free, padding_reason = decide_padding_free(
+        config.padding_free, plan.backend, [len(e["input_ids"]) for e in heldout],
+        config.per_device_train_batch_size,
+    )
+    (log.info if plan.is_main else log.debug)("batching: %s", padding_reason)
+
     # -- 5. SFTTrainer ----------------------------------------------------------------------
     from trl import SFTConfig, SFTTrainer
 
@@ -244,7 +259,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         ignore_data_skip=True,
         include_num_input_tokens_seen="non_padding",
         packing=False,
-        **({} if config.padding_free is None else {"padding_free": config.padding_free}),
+        **({} if padding_free is None else {"padding_free": padding_free}),
         # each rank reads its own shard of the stream; never have rank 0 read and dispatch
         accelerator_config={"dispatch_batches": False},
         **backend.trainer_precision(plan, config),
@@ -281,7 +296,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
             args=args,
             train_dataset=stream.dataset(),
             data_collator=DataCollatorForLanguageModeling(
-                pad_token_id=tokenizer.pad_token_id, padding_free=bool(config.padding_free)
+                pad_token_id=tokenizer.pad_token_id, padding_free=bool(padding_free)
             ),
             processing_class=tokenizer,
             callbacks=run_callbacks + list(callbacks or []),
@@ -341,6 +356,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         trainable_params=trainable,
         total_params=total,
         backend=plan.backend,
+        padding_free=padding_free,
         device=plan.device,
         steps=state.global_step,
         resumed_from_step=start_step,
