@@ -70,6 +70,38 @@ def test_file_objects_paths_and_multi_member_gzip(tmp_path):
     assert titles(stream_records(io.BytesIO(two_members))) == CLEAN_TITLES
 
 
+def test_gzip_members_with_zero_padding_read_as_gzip_module_does():
+    padded = gzip.compress(jsonl(GOOD[:10])) + b"\0" * 10 + gzip.compress(jsonl(GOOD[10:])) + b"\0" * 5
+    assert gzip.decompress(padded) == jsonl(GOOD)  # the standard library's reading
+    stream = stream_records(io.BytesIO(padded))
+    assert titles(stream) == CLEAN_TITLES and stream.stats.format == "jsonl+gzip"
+
+
+@pytest.mark.parametrize("policy", ["skip", "strict"])
+def test_garbage_after_a_gzip_member_is_an_error_after_its_records(policy):
+    data = gzip.compress(jsonl(GOOD)) + b"this is not gzip"
+    stream = stream_records(io.BytesIO(data), policy=policy)
+    seen = []
+    with pytest.raises(LoadError) as info:
+        for record in stream:
+            seen.append(record.title)
+    assert info.value.reason == "bad_gzip" and seen == CLEAN_TITLES
+
+
+def test_gzip_of_many_members_and_sizes_matches_the_plain_stream():
+    import random
+
+    rng = random.Random(0)
+    records = [dict(GOOD[i % len(GOOD)], uid=f"u{i}") for i in range(5000)]
+    plain = jsonl(records)
+    for _ in range(5):  # members cut at random byte offsets, some of them empty
+        cuts = sorted(rng.randrange(len(plain) + 1) for _ in range(rng.randrange(1, 6)))
+        pieces = [plain[a:b] for a, b in zip([0, *cuts], [*cuts, len(plain)])]
+        data = b"".join(gzip.compress(p, compresslevel=rng.choice([1, 6, 9])) for p in pieces)
+        got = [(r.uid, r.title, r.content) for r in stream_records(io.BytesIO(data))]
+        assert got == [(r.uid, r.title, r.content) for r in stream_records(io.BytesIO(plain))]
+
+
 class _PipeLike(io.RawIOBase):
     """Readable, not seekable, and hands out a few bytes per read, like a pipe."""
 
