@@ -25,11 +25,16 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/emergence run --profile cpu-demo
 
+# Two pytest workers, one per core, each file's tests in one worker (module fixtures are
+# built once); one torch thread each, since two workers' OpenMP threads spinning on two
+# cores slow each other down many times over.
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
+
 test: $(STAMP) .chromium
-	$(PY) -m pytest -m "not gpu"
+	$(PYTEST) -m "not gpu"
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not gpu"
+	$(PYTEST) -m "not slow and not gpu"
 
 bench-loader: $(STAMP)
 	$(PY) benchmarks/bench_loader.py
