@@ -208,12 +208,12 @@ def audit_corpus(
     """
     from emergence.agecues import band_of, find_age_cues
     from emergence.split import split_of
-    from emergence.stream import DEDUPE_CAPACITY, _SeenPairs, stream_records
+    from emergence.stream import DEDUPE_CAPACITY, SeenPairs, stream_records
 
     if not 0.0 <= held_out <= 1.0:
         raise ValueError(f"held_out must be in [0, 1], got {held_out}")
-    pairs, titles = _SeenPairs(DEDUPE_CAPACITY), _SeenPairs(DEDUPE_CAPACITY)
-    train_titles = _SeenPairs(DEDUPE_CAPACITY)
+    pairs, titles = SeenPairs(DEDUPE_CAPACITY), SeenPairs(DEDUPE_CAPACITY)
+    train_titles = SeenPairs(DEDUPE_CAPACITY)
     held_out_title_keys = array("q")
     title_lengths, content_lengths = _Reservoir(RESERVOIR_SIZE, 0), _Reservoir(RESERVOIR_SIZE, 1)
     counts: Counter[str] = Counter()

@@ -52,7 +52,7 @@ from pydantic import ValidationError
 
 from emergence.records import LoadError, LoadStats, Record, clean_text, unescape_entities
 
-__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "stream_records"]
+__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
 
 MAX_LINE_BYTES = 1 << 20
 DEDUPE_CAPACITY = 1 << 22
@@ -262,7 +262,7 @@ class RecordStream:
             decode_error = orjson.JSONDecodeError
             validate = Record.__pydantic_validator__.validate_python
             drop_empty = self._drop_empty
-            seen = _SeenPairs(self._dedupe_capacity) if self._dedupe else None
+            seen = SeenPairs(self._dedupe_capacity) if self._dedupe else None
             filtering = drop_empty or seen is not None
             rank, world, skip = self._rank, self._world, self._skip
             indexed = world > 1 or skip > 0
@@ -467,7 +467,7 @@ class RecordStream:
         filtered = stats.filtered
         validate = Record.__pydantic_validator__.validate_python
         drop_empty = self._drop_empty
-        seen = _SeenPairs(self._dedupe_capacity) if self._dedupe else None
+        seen = SeenPairs(self._dedupe_capacity) if self._dedupe else None
         rank, world, skip = self._rank, self._world, self._skip
         self._init_filters()
         reader = _ItemReader(stream, start, self._max_line_bytes)
@@ -1097,8 +1097,16 @@ def _yajl_message(err: Exception) -> bytes:
     return bytes(text)
 
 
-class _SeenPairs:
-    """Open-addressing set of nonzero 64-bit fingerprints, in 8-byte slots, at most 60% full."""
+class SeenPairs:
+    """Open-addressing set of nonzero 64-bit fingerprints, in 8-byte slots, at most 60% full.
+
+        >>> seen = SeenPairs(1000)
+        >>> seen.add(hash(("Title", "Content"))), seen.add(hash(("Title", "Content")))
+        (True, False)
+
+    ``add`` says whether the fingerprint is new. Memory: 8 bytes a slot, the slots a power
+    of two above ``size / 0.6`` (doubling as it fills). Used by ``dedupe`` and the audit.
+    """
 
     _MAX_LOAD = 0.6
 

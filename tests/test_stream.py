@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from emergence.records import LoadError, Record
-from emergence.stream import RecordStream, _SeenPairs, stream_records
+from emergence.stream import RecordStream, SeenPairs, stream_records
 
 GOOD = [
     {"uid": f"u{i}", "title": f"Title {i} &amp; more", "content": "" if i % 3 == 0 else f"Content  {i}\tAges 4-8",
@@ -394,11 +394,11 @@ def test_seen_pairs_is_exact_through_growth_and_warns_at_capacity():
 
     rng = random.Random(0)
     keys = [rng.getrandbits(64) - (1 << 63) for _ in range(200_000)]
-    seen = _SeenPairs(1 << 22)
+    seen = SeenPairs(1 << 22)
     assert all(seen.add(k) for k in keys)
     assert not any(seen.add(k) for k in keys[::7])
     assert seen.size == len(set(keys))
-    small = _SeenPairs(3)
+    small = SeenPairs(3)
     assert [small.add(k) for k in (1, 2, 3)] == [True, True, True]
     with pytest.warns(RuntimeWarning, match="at most 3"):
         assert small.add(4)
