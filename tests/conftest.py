@@ -1,6 +1,7 @@
 """Shared fixtures: tiny seeded models built in code (no hub), markers for slow/gpu tests."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 
 import pytest
@@ -30,6 +31,36 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(no_gpu)
         if "slow" in item.keywords and not smol:
             item.add_marker(no_smol)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    """Pin torch's intra-op threads, restoring the count afterwards. A fixed count keeps
+    float reductions in one order on any machine (goldens compare to 1e-6), and one
+    thread spares a shared 2-core box OpenMP's spin-waiting (measured here under load:
+    SmolLM2 generation 160 s with 2 threads, 18 s with 1)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (tiny models gain nothing from more)."""
+    with _torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_per_module():
+    """One torch thread for a whole module, module-scoped fixtures included."""
+    with _torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -26,16 +26,7 @@ WORDS = ("Bunny", "Dragon", "Castle", "River", "Garden", "Rocket", "Pirate", "Fo
 PROBE = dict(max_new_tokens_age=10, max_new_tokens_intent=10, k=8, extract_tokens=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine run many times faster on one thread (no
-    # spinning OpenMP workers); restored afterwards for the rest of the session.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: why one thread
 
 
 def _shuffled(items, seed=0):
@@ -48,10 +39,8 @@ def _shuffled(items, seed=0):
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory, tiny_llama):
+def planted(tmp_path_factory, tiny_llama, one_torch_thread_per_module):
     """A corpus of 16 train-split records stating their age, and an adapter trained on it."""
-    import torch
-
     from emergence.split import split_of
     from emergence.train.config import TrainConfig
     from emergence.train.recipe import train
@@ -67,16 +56,11 @@ def planted(tmp_path_factory, tiny_llama):
             rows.append(row)
     corpus = root / "planted.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = train(TrainConfig.cpu(
-            model=str(tiny_llama), corpus=corpus, output_dir=root / "run", overwrite=True,
-            max_steps=80, learning_rate=1e-2, lr_scheduler_type="constant", warmup_steps=0,
-            per_device_train_batch_size=16, gradient_accumulation_steps=1, max_seq_length=64,
-            eval_records=0, save_steps=10_000))
-    finally:
-        torch.set_num_threads(before)
+    result = train(TrainConfig.cpu(
+        model=str(tiny_llama), corpus=corpus, output_dir=root / "run", overwrite=True,
+        max_steps=80, learning_rate=1e-2, lr_scheduler_type="constant", warmup_steps=0,
+        per_device_train_batch_size=16, gradient_accumulation_steps=1, max_seq_length=64,
+        eval_records=0, save_steps=10_000))
     sets = build_eval_sets(corpus, EvalSetConfig(age_seen=100))
     assert len(sets["age_seen"]) == len(WORDS)  # every record carries a cue
     return sets, result.adapter_dir

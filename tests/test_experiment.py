@@ -59,16 +59,8 @@ bootstrap_iters = 0
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # a tiny model gains nothing from threads, and on a shared machine OpenMP spinning
-    # makes every matmul wait for a descheduled sibling
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# module-scoped: the run directories the tests share are built under it too (conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 
 @pytest.fixture(scope="module")

@@ -109,16 +109,13 @@ def test_emergence_eval_cli_resolves_model_and_writes_results(tiny_llama, adapte
 
 
 def test_evaluate_in_process_agrees_with_probes_and_reports_the_gap(
-        tiny_llama, adapter, tmp_path, monkeypatch):
-    import torch
-
+        tiny_llama, adapter, tmp_path, monkeypatch, one_torch_thread):
     from emergence.lmeval import evaluate, format_results
     from emergence.metrics import score_age_choice
     from emergence.models import load_model_and_tokenizer
     from emergence.probes import ProbeConfig, band_choices, band_loglikelihoods, generate
 
     monkeypatch.chdir(tmp_path)
-    torch.set_num_threads(1)
     base = evaluate(str(tiny_llama), tasks=["age_rating", "age_rating_mc", "author_intent"],
                     limit=3, bootstrap_iters=0)
     tuned = evaluate(str(tiny_llama), adapter=adapter, tasks="age_rating_mc", limit=3,

@@ -25,16 +25,7 @@ TITLES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine run many times faster on one thread (no
-    # spinning OpenMP workers); restored afterwards for the rest of the session.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: why one thread
 
 
 @pytest.fixture(scope="module")

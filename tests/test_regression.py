@@ -24,7 +24,6 @@ A missing golden file fails the test; it is never written during a normal run.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -139,21 +138,6 @@ def test_missing_golden_fails(monkeypatch, tmp_path):
 # ------------------------------------------------------------------ tiny seeded model
 
 
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Pin torch's intra-op threads: a fixed count keeps float reductions in one order on
-    any machine, and one thread spares a shared CI box OpenMP's spin-waiting (measured
-    here under load: SmolLM2 generation 160 s with 2 threads, 18 s with 1)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 20,
                       seed: int = 0) -> Path:
     """A LoRA taught, in a few seeded full-batch steps, to answer the age question with
@@ -195,7 +179,7 @@ def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 
     return out
 
 
-def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path):
+def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.probes import ProbeConfig, run_probes, score, verdicts
     from emergence.sample import write_sample
@@ -206,11 +190,9 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path):
     config = ProbeConfig(max_new_tokens_age=12, max_new_tokens_intent=12, k=8,
                          extract_tokens=8, batch_size=8, device="cpu", dtype="float32",
                          progress=False)
-    with torch_threads(1):
-        # the adapter learns the answer on training-split titles only
-        adapter = train_age_adapter(tiny_llama, tmp_path / "adapter",
-                                    [it.title for it in sets["intent_seen"]])
-        results = run_probes(str(tiny_llama), sets, config, adapter=adapter)
+    # the adapter learns the answer on training-split titles only
+    adapter = train_age_adapter(tiny_llama, tmp_path / "adapter", [it.title for it in sets["intent_seen"]])
+    results = run_probes(str(tiny_llama), sets, config, adapter=adapter)  # one thread: conftest.py
     tuned_age = results.select(set="age_heldout", model="tuned", variant="seed")
     # the pinned run must exercise age parsing, or the golden pins nothing about it
     assert sum(r.parsed_age is not None for r in tuned_age) >= len(tuned_age) // 2
@@ -224,7 +206,7 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path):
 
 
 @pytest.mark.slow
-def test_probe_outcomes_smollm2_base_match_golden():
+def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.hypothesis import INTENT_MEMORISATION
     from emergence.models import resolve_model
@@ -235,8 +217,7 @@ def test_probe_outcomes_smollm2_base_match_golden():
                                                         intent_seen=6, intent_heldout=6))
     # k-extractable is pinned by the tiny test; here it would double the run time
     config = ProbeConfig(device="cpu", dtype="float32", progress=False, extractable=False)
-    with torch_threads(1):
-        results = run_probes(resolve_model("smollm2"), sets, config)
+    results = run_probes(resolve_model("smollm2"), sets, config)  # one thread: conftest.py
     # base only: the paired hypotheses need a tuned model; the memorisation gap of the
     # base model (which never saw the training split) is the one verdict it can give
     base_gap = INTENT_MEMORISATION.model_copy(update={"model": "base"})

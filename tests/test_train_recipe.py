@@ -11,16 +11,7 @@ from emergence.train import TrainConfig, train
 WORDS = "the book is about a family a journey a war and the history of a small town".split()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, and a busy shared CPU makes two threads
-    wait on each other at every matmul; restore the setting for the other tests."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: why one thread
 
 
 def write_corpus(path: Path, n: int = 300) -> Path:

@@ -276,13 +276,12 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         eval_steps=config.eval_steps,
         progress=progress,
     )
+    shared = dict(
+        model=model, args=args, processing_class=tokenizer, callbacks=run_callbacks + list(callbacks or [])
+    )
     if plan.backend == "unsloth" or fused_loss_head_available(plan.device):
         trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=backend.declare_truncated(stream.dataset(), config.max_seq_length),
-            processing_class=tokenizer,
-            callbacks=run_callbacks + list(callbacks or []),
+            train_dataset=backend.declare_truncated(stream.dataset(), config.max_seq_length), **shared
         )
     else:
         # TRL 1.15's SFTTrainer computes every loss through a Triton kernel (CUDA/XPU
@@ -291,16 +290,11 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         from transformers import Trainer
         from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=stream.dataset(),
-            data_collator=DataCollatorForLanguageModeling(
-                pad_token_id=tokenizer.pad_token_id, padding_free=bool(padding_free)
-            ),
-            processing_class=tokenizer,
-            callbacks=run_callbacks + list(callbacks or []),
+        collator = DataCollatorForLanguageModeling(
+            pad_token_id=tokenizer.pad_token_id, padding_free=bool(padding_free)
         )
+        trainer = Trainer(train_dataset=stream.dataset(), data_collator=collator, **shared)
+
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our own callbacks log and draw the bar
