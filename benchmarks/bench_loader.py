@@ -13,12 +13,13 @@ also written as one JSON array for the array row.
 Each method runs in its own subprocess, so its peak RSS (`ru_maxrss` of that child) is
 its own: the raw `orjson.loads` line loop, stdlib `json`, ijson (items of JSON Lines
 with `multiple_values=True`), Hugging Face `datasets` streaming JSON, and
-`emergence.stream_records` (validation + cleaning), with `dedupe=True`, with the
-age-cue audit (stream + `emergence.agecues.find_age_cues` on each content), and on the
-JSON-array form. Prints a table (records/s, seconds, peak RSS MB, % of the orjson
+`emergence.stream_records` (validation + cleaning), the same with the Python twins of
+its C pieces (`stream_records_no_c`: as where `emergence._speedups` was not built),
+with `dedupe=True`, with the age-cue audit (stream + `emergence.agecues.find_age_cues`
+on each content), and on the JSON-array form. Prints a table (records/s, seconds, peak RSS MB, % of the orjson
 loop; the same by CPU time, which other processes on a shared machine disturb less)
-and, with --json, writes the results. --repeat N runs each method N times and keeps
-the fastest (peak RSS: the largest).
+and, with --json, writes the results. --repeat N runs N rounds of every method in
+turn and keeps each method's fastest run (peak RSS: the largest).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ METHODS = (
     "ijson",
     "datasets",
     "stream_records",
+    "stream_records_no_c",
     "stream_records_dedupe",
     "stream_records_agecues",
     "stream_records_array",
@@ -236,8 +238,12 @@ def _run_datasets(path: str):
     return run
 
 
-def _run_stream(path: str, **options):
+def _run_stream(path: str, twins: str = "c", **options):
+    from emergence import speedups
     from emergence.stream import stream_records
+
+    if twins == "python":  # as where emergence._speedups could not be built
+        speedups.events = speedups.collapse_spaces = None
 
     def run() -> int:
         stream = stream_records(path, progress=False, **options)
@@ -271,6 +277,7 @@ def child(method: str, path: str) -> dict:
         "ijson": _run_ijson,
         "datasets": _run_datasets,
         "stream_records": _run_stream,
+        "stream_records_no_c": lambda p: _run_stream(p, twins="python"),
         "stream_records_dedupe": lambda p: _run_stream(p, dedupe=True),
         "stream_records_agecues": _run_agecues,
         "stream_records_array": _run_stream,
@@ -310,12 +317,26 @@ def machine() -> dict:
     return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
 
 
+def _round_shares(runs_of: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """Per method, its records/s as a % of the orjson loop's in the same round (several rounds only)."""
+    base = runs_of.get("orjson", [])
+    if len(base) < 2:
+        return {}
+    shares = {}
+    for method, runs in runs_of.items():
+        if method == "orjson":
+            continue
+        pairs = [(b, r) for b, r in zip(base, runs) if "error" not in b and "error" not in r]
+        shares[method] = [100 * (r["records"] / r["seconds"]) / (b["records"] / b["seconds"]) for b, r in pairs]
+    return shares
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=FULL_LINES, help="records in the generated file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
-    parser.add_argument("--repeat", type=int, default=1, help="runs per method; the fastest is reported")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every method in turn; each method's fastest run is reported")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -337,13 +358,16 @@ def main(argv: list[str] | None = None) -> int:
     if "stream_records_array" in methods and not array_path.exists():
         write_array(jsonl, array_path)
 
-    results = []
-    for method in methods:
-        path = array_path if method == "stream_records_array" else jsonl
-        runs = []
-        for _ in range(args.repeat):
+    # rounds of every method in turn, not each method's runs back to back: on a shared
+    # machine a slow minute then slows one round of each method, not all runs of one
+    runs_of: dict[str, list[dict]] = {method: [] for method in methods}
+    for _ in range(args.repeat):
+        for method in methods:
+            path = array_path if method == "stream_records_array" else jsonl
             print(f"running {method} ...", file=sys.stderr, flush=True)
-            runs.append(run_child(method, path))
+            runs_of[method].append(run_child(method, path))
+    results = []
+    for method, runs in runs_of.items():
         ok = [r for r in runs if "error" not in r]
         best = min(ok, key=lambda r: r["seconds"]) if ok else runs[-1]
         if ok:
@@ -371,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['method']:<24} {r['records_per_s']:>10,.0f} {r['seconds']:>8.2f} {r['peak_rss_mb']:>11.1f}"
             f" {share:>11} {r['records_per_cpu_s']:>10,.0f} {r['cpu_seconds']:>7.2f} {share_cpu:>8}"
         )
+    rounds = _round_shares(runs_of)
+    if rounds:
+        print("% of orjson round by round (each method against the orjson run of its round):")
+        for method, shares in rounds.items():
+            print(f"  {method:<22} " + " ".join(f"{share:.0f}%" for share in shares))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -379,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine(),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "results": results,
+            "rounds": {"runs": runs_of, "pct_of_orjson": rounds},
         }
         args.json.write_text(json.dumps(payload, indent=2))
     return 0

@@ -19,11 +19,13 @@ Each JSON Lines line is parsed with orjson and validated by `Record`'s pydantic 
 (its pydantic-core validator called directly: `model_validate` adds a Python wrapper per
 call). Cleaning is where the time would go (a scan of every string for double spaces
 alone costs more than orjson's parse of it), so the bytes are scanned first, a block
-(1 MiB) at a time, with numpy (`_Scanner`): a line in which nothing can need cleaning,
-most lines, is parsed and validated and nothing more; in the others title and content
-get only the steps the scan named (entities, escaped line breaks, runs of spaces, edge
-spaces), or `clean_text` in full for anything rarer (control characters, Unicode
-spaces, other escapes), so the result is always `clean_text`'s. Lines of other shards
+(4 MiB) at a time (`_Scanner`: one SSE2 pass in C, `emergence.speedups`, then numpy on
+the bytes it found; numpy alone where the C twin was not built): a line in which
+nothing can need cleaning, most lines, is parsed and validated and nothing more; in the
+others title and content get only the steps the scan named (entities, escaped line
+breaks, runs of spaces, edge spaces), or `clean_text` in full for anything rarer
+(control characters, Unicode spaces, other escapes), so the result is always
+`clean_text`'s. Lines of other shards
 and lines skipped by `skip` are counted but never parsed. Lines are read with
 `readline(max_line_bytes)`, so an over-long line is dropped in pieces, never held.
 
@@ -50,13 +52,17 @@ import ijson  # the package picks its fastest installed backend (yajl2_c when bu
 import orjson
 from pydantic import ValidationError
 
+from emergence import speedups
 from emergence.records import LoadError, LoadStats, Record, clean_text, unescape_entities
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
 
 MAX_LINE_BYTES = 1 << 20
 DEDUPE_CAPACITY = 1 << 22
-_BUFFER = 1 << 20  # read-ahead of the source and of the decompressed stream
+# Read-ahead of the source and of the decompressed stream, and the scan's block: the
+# scan's numpy steps cost ~25 calls a block whatever its size (4 MiB against 1 MiB took
+# the scan from 0.26 to 0.19 µs a record).
+_BUFFER = 1 << 22
 _ARRAY_CHUNK = 1 << 16  # ijson's read size
 _EXAMPLES = 3  # examples kept per reject reason
 _EXCERPT = 80  # bytes of a bad line kept in an example
@@ -717,12 +723,13 @@ class _Scanner(io.RawIOBase):
     """The decompressed bytes, as they come, with each block scanned for what cleaning needs.
 
     Most lines need no cleaning at all, and proving that string by string costs more
-    than parsing them (a search for double spaces alone is ~1.5 ns a character). numpy
-    does it here for a whole block in a few passes over its bytes: every byte that may
-    need work ('&', '\\', DEL and non-ASCII bytes, two spaces, a space beside a quote)
-    is found, classified by the bytes around it (an escaped quote, a curly quote or a
-    '& ' need nothing; a C1 control or an ideographic space does), and the kinds are
-    gathered per line. The reader looks here only at lines listed here.
+    than parsing them (a search for double spaces alone is ~1.5 ns a character). Here it
+    is done for a whole block: every byte that may need work ('&', '\\', DEL and
+    non-ASCII bytes, two spaces, a space beside a quote) is found (`speedups.events`, one
+    SSE2 pass in C, or its twin `_numpy_events`, ten numpy passes), classified by the
+    bytes around it (an escaped quote, a curly quote or a '& ' need nothing; a C1
+    control or an ideographic space does), and the kinds are gathered per line. The
+    reader looks here only at lines listed here.
 
     Every doubt goes the safe way: bytes whose neighbours lie in another block, a pair
     that straddles two blocks, and a line not seen whole count as needing everything,
@@ -746,7 +753,8 @@ class _Scanner(io.RawIOBase):
         self._start = 0  # its byte offset
         self._total = 0  # bytes scanned
         self._prev = 10  # the last byte of the previous block
-        self._masks = None
+        self._masks = None  # numpy's two scratch masks
+        self._out = None  # the C scan's event positions
 
     def readable(self) -> bool:
         return True
@@ -765,31 +773,19 @@ class _Scanner(io.RawIOBase):
         a = np.frombuffer(buffer, np.uint8, n)
         base = self._total
         self._total = base + n
-        masks = self._masks
-        if masks is None or masks[0].size < n:
-            size = max(n, _BUFFER)
-            masks = self._masks = (np.empty(size, bool), np.empty(size, bool))
-        # two persistent masks: a fresh megabyte each block costs page faults, not just passes
-        m, t = masks[0][:n], masks[1][:n]
-        np.bitwise_or(a, 2, out=t.view(np.uint8))
-        np.equal(t.view(np.uint8), 0x22, out=t)  # a space or a quote
-        np.logical_and(t[:-1], t[1:], out=m[:-1])  # two of them in a row
-        m[-1] = False
-        # controls (the newline among them: events also give line boundaries), DEL and
-        # non-ASCII bytes in one range test, 0x00-0x1F and 0x7F-0xFF being 0xE0-0xFF and
-        # 0x5F-0xDF once 0x20 is taken away (modulo 256); `>=` because numpy's uint8
-        # `<=` against a scalar runs at two thirds of its speed (numpy 2.4, measured)
-        np.subtract(a, 0x20, out=t.view(np.uint8))
-        m |= np.greater_equal(t.view(np.uint8), 0x5F, out=t)
-        m |= np.equal(a, 0x26, out=t)  # &
-        m |= np.equal(a, 0x5C, out=t)  # backslash
-        # flatnonzero(m), in half the time: 8-byte words first, then the bytes of those hit
-        whole = n & ~7
-        hit = np.flatnonzero(m[:whole].view(np.uint64) != 0)
-        inside = np.flatnonzero(m[:whole].view(np.uint64)[hit].view(bool))
-        events = (hit[inside >> 3] << 3) + (inside & 7)
-        if whole < n:
-            events = np.concatenate((events, np.flatnonzero(m[whole:]) + whole))
+        if speedups.events is not None:
+            # room for one event in 64 bytes (text has one in ~370: a newline or a non-ASCII
+            # byte); a block with more is scanned again into a big enough array
+            out = self._out
+            if out is None:
+                out = self._out = np.empty(_BUFFER >> 6, np.int64)
+            count = speedups.events(buffer, n, out)
+            if count > out.size:
+                out = self._out = np.empty(count, np.int64)
+                count = speedups.events(buffer, n, out)
+            events = out[:count]
+        else:
+            events = self._numpy_events(a, n)
         after = events + 1
         after[-1:] = np.minimum(after[-1:], n - 1)
         kinds = self._pairs[(a[events].astype(np.intp) << 8) | a[after]]
@@ -861,6 +857,36 @@ class _Scanner(io.RawIOBase):
         self.lines += lines
         self.kinds += kinds_out
         self.known = first_line + count
+
+    def _numpy_events(self, a, n: int):
+        """Positions of the bytes the scan looks at: the Python twin of `speedups.events`."""
+        np = self._np
+        masks = self._masks
+        if masks is None or masks[0].size < n:
+            size = max(n, _BUFFER)
+            masks = self._masks = (np.empty(size, bool), np.empty(size, bool))
+        # two persistent masks: a fresh megabyte each block costs page faults, not just passes
+        m, t = masks[0][:n], masks[1][:n]
+        np.bitwise_or(a, 2, out=t.view(np.uint8))
+        np.equal(t.view(np.uint8), 0x22, out=t)  # a space or a quote
+        np.logical_and(t[:-1], t[1:], out=m[:-1])  # two of them in a row
+        m[-1] = False
+        # controls (the newline among them: events also give line boundaries), DEL and
+        # non-ASCII bytes in one range test, 0x00-0x1F and 0x7F-0xFF being 0xE0-0xFF and
+        # 0x5F-0xDF once 0x20 is taken away (modulo 256); `>=` because numpy's uint8
+        # `<=` against a scalar runs at two thirds of its speed (numpy 2.4, measured)
+        np.subtract(a, 0x20, out=t.view(np.uint8))
+        m |= np.greater_equal(t.view(np.uint8), 0x5F, out=t)
+        m |= np.equal(a, 0x26, out=t)  # &
+        m |= np.equal(a, 0x5C, out=t)  # backslash
+        # flatnonzero(m), in half the time: 8-byte words first, then the bytes of those hit
+        whole = n & ~7
+        hit = np.flatnonzero(m[:whole].view(np.uint64) != 0)
+        inside = np.flatnonzero(m[:whole].view(np.uint64)[hit].view(bool))
+        events = (hit[inside >> 3] << 3) + (inside & 7)
+        if whole < n:
+            events = np.concatenate((events, np.flatnonzero(m[whole:]) + whole))
+        return events
 
     def _unicode(self, a, pos, n: int):
         """Kinds of \\uXXXX escapes: only code points that cleaning changes (or '&', ' ') count."""
@@ -938,19 +964,22 @@ def _clean_fields(obj: dict, kind: int) -> None:
                     if ch in new:
                         new = new.replace(ch, " ")
                         spaced = True
-            if spaced or kind & _RUN3:
-                # split + join until one piece: a pass searches the text once, where
-                # `"  " in` + replace search it three times; each pass shortens every
-                # run of n spaces to ceil(n / 2), as replace does
-                parts = new.split("  ")
-                while len(parts) > 1:
-                    new = " ".join(parts)
+            if speedups.collapse_spaces is not None:  # runs and ends in one C pass
+                new = speedups.collapse_spaces(new)
+            else:
+                if spaced or kind & _RUN3:
+                    # split + join until one piece: a pass searches the text once, where
+                    # `"  " in` + replace search it three times; each pass shortens every
+                    # run of n spaces to ceil(n / 2), as replace does
                     parts = new.split("  ")
-            elif kind & _RUN:
-                # no run of three spaces in the line: one split leaves no two (and is
-                # cheaper than replace); a single piece comes back as it is
-                new = " ".join(new.split("  "))
-            new = new.strip(" ")
+                    while len(parts) > 1:
+                        new = " ".join(parts)
+                        parts = new.split("  ")
+                elif kind & _RUN:
+                    # no run of three spaces in the line: one split leaves no two (and is
+                    # cheaper than replace); a single piece comes back as it is
+                    new = " ".join(new.split("  "))
+                new = new.strip(" ")
         if new is not text:
             obj[key] = new
 
