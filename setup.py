@@ -1,4 +1,4 @@
-"""Build hook for the one compiled piece: C twins of two loader loops (emergence/_speedups.c).
+"""Build hook for the one compiled piece: C twins of three loader loops (emergence/_speedups.c).
 
     $ pip install -e .        # builds emergence/_speedups*.so where a C compiler and SSE2 exist
 

@@ -9,18 +9,20 @@
 
 `events` finds the bytes the loader's scan looks at (twin of numpy's ten passes in
 `emergence.stream._Scanner._numpy_events`); `collapse_spaces` makes runs of spaces one
-and strips the ends (twin of `emergence.records.collapse_spaces_py`). Each gives its
-twin's results exactly (tests/test_speedups.py); where the extension is missing (no C
-compiler, no Python headers, no SSE2 at install) the loader runs the Python twins, with
-the same records, about 0.5 µs a record slower (benchmarks/README.md).
+and strips the ends (twin of `emergence.records.collapse_spaces_py`); `unescape`
+replaces HTML entities where `emergence.records.unescape_entities` finds them, asking
+the same function for each. Each gives its twin's results exactly
+(tests/test_speedups.py); where the extension is missing (no C compiler, no Python
+headers, no SSE2 at install) the loader runs the Python twins, with the same records,
+about 10% slower (benchmarks/README.md).
 """
 from __future__ import annotations
 
 try:
-    from emergence._speedups import collapse_spaces, events
+    from emergence._speedups import collapse_spaces, events, unescape
 except ImportError:  # not built here: the callers use their Python twins
-    collapse_spaces = events = None
+    collapse_spaces = events = unescape = None
 
 AVAILABLE: bool = events is not None
 
-__all__ = ["AVAILABLE", "collapse_spaces", "events"]
+__all__ = ["AVAILABLE", "collapse_spaces", "events", "unescape"]

@@ -53,7 +53,7 @@ import orjson
 from pydantic import ValidationError
 
 from emergence import speedups
-from emergence.records import LoadError, LoadStats, Record, clean_text, unescape_entities
+from emergence.records import LoadError, LoadStats, Record, clean_text, unescape, unescape_entities
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
 
@@ -957,14 +957,18 @@ def _clean_fields(obj: dict, kind: int) -> None:
         else:
             new = text
             spaced = False
+            fast = speedups.collapse_spaces is not None  # the C twins: collapsing follows in any case
             if kind & _AMP and "&" in new:
-                new, spaced = unescape_entities(new)
+                if fast:
+                    new = unescape(new)
+                else:
+                    new, spaced = unescape_entities(new)
             if kind & _BREAK:
                 for ch in "\n\t\r":
                     if ch in new:
                         new = new.replace(ch, " ")
                         spaced = True
-            if speedups.collapse_spaces is not None:  # runs and ends in one C pass
+            if fast:  # runs and ends in one C pass
                 new = speedups.collapse_spaces(new)
             else:
                 if spaced or kind & _RUN3:

@@ -74,6 +74,7 @@ def loader_twins(request, monkeypatch):
     else:
         monkeypatch.setattr(speedups, "events", None)
         monkeypatch.setattr(speedups, "collapse_spaces", None)
+        monkeypatch.setattr(speedups, "unescape", None)
     return request.param
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from emergence import speedups
-from emergence.records import collapse_spaces_py
+from emergence.records import _clean_entity, collapse_spaces_py, unescape_entities
 
 
 def test_the_c_twins_are_built_where_they_can_be():
@@ -25,7 +25,7 @@ def test_the_c_twins_are_built_where_they_can_be():
     )
     if can_build:
         assert speedups.AVAILABLE, "emergence._speedups should have been built: reinstall with pip install -e ."
-    assert speedups.AVAILABLE == (speedups.collapse_spaces is not None)
+    assert speedups.AVAILABLE == (speedups.collapse_spaces is not None) == (speedups.unescape is not None)
 
 
 needs_c = pytest.mark.skipif(not speedups.AVAILABLE, reason="emergence._speedups was not built here")
@@ -126,6 +126,49 @@ def test_collapse_spaces_refuses_what_is_not_a_str():
     for bad in (b"a  b", None, 3):
         with pytest.raises(TypeError):
             speedups.collapse_spaces(bad)
+
+
+# every piece of html.unescape's entity pattern, its edges (32 name characters, digits
+# without ';', '#x' without digits, the excluded characters) and 1-, 2- and 4-byte text
+_ENTITY_PIECES = [
+    "&", "&", "&amp;", "&amp", "&AMP;", "&#", "&#;", "&#x", "&#X", "&#x;", "&#39;", "&#39", "&#x41;", "&#X1f",
+    "&#0;", "&#1;", "&#9;", "&#xD800;", "&#1114112;", "&#99999999999999999999;", "&nbsp;", "&nbsp", "&notit;",
+    "&not", "&eacute;", "&ampx", "&" + "a" * 31 + ";", "&" + "a" * 32 + ";", "&" + "b" * 33, "&#38;", "&#38;amp;",
+    ";", "#", "x", "X", "0", "9", "f", "g", "a", " ", "\t", "\n", "\f", "\r", "<", ">", "é", "’", "😀", "&é;", "&😀",
+]
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(4))
+def test_unescape_equals_its_python_twin(seed):
+    rng = random.Random(seed)
+    cases = ["", "&", "no entity", "&amp;", "a &amp; b", "&#8211;", "&#x2013;x", "&&amp;", "&#38;lt;"]
+    cases += ["".join(rng.choices(_ENTITY_PIECES, k=rng.randint(0, 30))) for _ in range(3000)]
+    for text in cases:
+        got = speedups.unescape(text, _clean_entity)
+        assert got == unescape_entities(text)[0], repr(text)
+        if "&" not in text:
+            assert got is text  # nothing to replace: no copy
+
+
+@needs_c
+def test_unescape_passes_each_entity_to_convert_and_its_errors_back():
+    seen = []
+
+    def convert(entity):
+        seen.append(entity)
+        return f"<{len(entity)}>"
+
+    assert speedups.unescape("a&amp;b&#39&x; &", convert) == "a<5>b<4><3> &"
+    assert seen == ["&amp;", "&#39", "&x;"]
+    with pytest.raises(TypeError, match="not str"):
+        speedups.unescape("&amp;", lambda entity: 3)
+    with pytest.raises(ZeroDivisionError):
+        speedups.unescape("&amp;", lambda entity: 1 / 0)
+    with pytest.raises(TypeError):
+        speedups.unescape(b"&amp;", _clean_entity)
+    text = "nothing to replace & here"
+    assert speedups.unescape(text, convert) is text
 
 
 def test_the_docstring_examples_run():
