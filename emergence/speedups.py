@@ -14,7 +14,7 @@ replaces HTML entities where `emergence.records.unescape_entities` finds them, a
 the same function for each. Each gives its twin's results exactly
 (tests/test_speedups.py); where the extension is missing (no C compiler, no Python
 headers, no SSE2 at install) the loader runs the Python twins, with the same records,
-about 10% slower (benchmarks/README.md).
+10-25% slower (benchmarks/README.md).
 """
 from __future__ import annotations
 
