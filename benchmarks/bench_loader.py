@@ -239,16 +239,17 @@ def _run_datasets(path: str):
 
 
 def _run_stream(path: str, twins: str = "c", **options):
+    import contextlib
+
     from emergence import speedups
     from emergence.stream import stream_records
 
-    if twins == "python":  # as where emergence._speedups could not be built
-        speedups.events = speedups.collapse_spaces = None
-
     def run() -> int:
         stream = stream_records(path, progress=False, **options)
-        for _ in stream:
-            pass
+        # "python": as where emergence._speedups could not be built
+        with speedups.python_twins() if twins == "python" else contextlib.nullcontext():
+            for _ in stream:
+                pass
         assert stream.stats.reconciles(), stream.stats
         return stream.stats.read
 

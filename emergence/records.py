@@ -14,7 +14,7 @@ non-empty title; the loader (`emergence.stream`) cleans title and content to wha
 `clean_text` makes of them before validating, as does `Record.from_raw` for a mapping
 built in code. Keeping the transformation out of the schema lets the loader skip
 cleaning for lines its byte scan proves clean, and do only the steps it names in the
-others (`unescape_entities` is the first of them).
+others (`unescape` is the first of them).
 """
 from __future__ import annotations
 
@@ -88,30 +88,21 @@ def _clean_entity(entity: str) -> str:
     return "".join(_REPLACEMENT.get(ch, ch) for ch in text)
 
 
-def unescape_entities(text: str) -> tuple[str, bool]:
-    """`text` with its HTML entities replaced as `clean_text` does, and whether any
-    replacement was empty or held a space (so runs of spaces or edge spaces may be new).
+def unescape_entities(text: str) -> str:
+    """`text` with its HTML entities replaced as `clean_text` does, in Python: the twin the
+    C one (`emergence.speedups.unescape`) is tested against, and the fallback of `unescape`.
 
         >>> unescape_entities("Tom &amp; Jerry&nbsp;")
-        ('Tom & Jerry ', True)
+        'Tom & Jerry '
     """
     if "&" not in text:  # most text has no entity: skip the regex
-        return text, False
-    spaced = False
-
-    def replace(match: re.Match[str]) -> str:
-        nonlocal spaced
-        replacement = _clean_entity(match.group())
-        if not replacement or " " in replacement:
-            spaced = True
-        return replacement
-
-    return _ENTITY.sub(replace, text), spaced
+        return text
+    return _ENTITY.sub(lambda match: _clean_entity(match.group()), text)
 
 
 def unescape(text: str) -> str:
-    """`text` with its HTML entities replaced as `clean_text` does: the first half of
-    `unescape_entities`, through its C twin (`emergence.speedups`) when that was built.
+    """`text` with its HTML entities replaced as `clean_text` does: the C twin
+    (`emergence.speedups`) when it was built, else `unescape_entities`.
 
         >>> unescape("Tom &amp; Jerry &#8211; &ampx")
         'Tom & Jerry – &x'
@@ -119,7 +110,7 @@ def unescape(text: str) -> str:
     if "&" not in text:
         return text
     fast = speedups.unescape
-    return fast(text, _clean_entity) if fast is not None else unescape_entities(text)[0]
+    return fast(text, _clean_entity) if fast is not None else unescape_entities(text)
 
 
 def clean_text(text: str) -> str:
@@ -158,12 +149,14 @@ def collapse_spaces(text: str) -> str:
 
 def collapse_spaces_py(text: str) -> str:
     """`collapse_spaces` in Python: the twin the C one is tested against, and the fallback."""
-    # str.replace passes are C loops; far cheaper than split/join or re.sub on long text
-    while "  " in text:
-        text = text.replace("  ", " ")
-    if text[:1] == " " or text[-1:] == " ":
-        text = text.strip(" ")
-    return text
+    # split + join until one piece: each pass searches the text once (`"  " in` + replace
+    # search it twice or more) and shortens every run of n spaces to ceil(n / 2); a text
+    # without a run comes back as it is, and strip too (no copy)
+    parts = text.split("  ")
+    while len(parts) > 1:
+        text = " ".join(parts)
+        parts = text.split("  ")
+    return text.strip(" ")
 
 
 def clean_field(text: str, escaped: bool) -> str:

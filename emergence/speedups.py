@@ -18,6 +18,9 @@ headers, no SSE2 at install) the loader runs the Python twins, with the same rec
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 try:
     from emergence._speedups import collapse_spaces, events, unescape
 except ImportError:  # not built here: the callers use their Python twins
@@ -25,4 +28,17 @@ except ImportError:  # not built here: the callers use their Python twins
 
 AVAILABLE: bool = events is not None
 
-__all__ = ["AVAILABLE", "collapse_spaces", "events", "unescape"]
+__all__ = ["AVAILABLE", "collapse_spaces", "events", "python_twins", "unescape"]
+
+
+@contextlib.contextmanager
+def python_twins() -> Iterator[None]:
+    """Within it, the loader runs its Python twins, as where the extension was not built
+    (the tests' and the benchmark's way to measure and check that path)."""
+    global collapse_spaces, events, unescape
+    saved = collapse_spaces, events, unescape
+    collapse_spaces = events = unescape = None
+    try:
+        yield
+    finally:
+        collapse_spaces, events, unescape = saved

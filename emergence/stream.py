@@ -53,7 +53,7 @@ import orjson
 from pydantic import ValidationError
 
 from emergence import speedups
-from emergence.records import LoadError, LoadStats, Record, clean_text, unescape, unescape_entities
+from emergence.records import LoadError, LoadStats, Record, clean_text, collapse_spaces, unescape
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
 
@@ -656,14 +656,13 @@ class _Gunzip(io.RawIOBase):
 _AMP = 1  # an '&' that may start an HTML entity
 _BREAK = 2  # an escaped line break or tab (backslash n, t or r): whitespace that becomes a space
 _RUN = 4  # two spaces in a row
-_RUN3 = 8  # three spaces in a row: one replace pass is not enough
 _EDGE = 16  # a space beside a quote: a string may start or end with a space
 _FULL = 32  # anything else (other escapes, DEL, C1 controls, Unicode spaces): clean_text in full
 _LONG = 64  # the line is longer than max_line_bytes
 _UNSEEN = 127  # the scanner has not seen the whole line yet: assume everything
 _NEWLINE = 100  # a newline, in the first-level table (not a kind)
 # Second-level codes of the first-level table: the kind depends on one more byte.
-_S_RUN, _S_QUOTE, _S_U, _S_E1, _S_E2_80, _S_E2_81, _S_E3 = range(128, 135)
+_S_QUOTE, _S_U, _S_E1, _S_E2_80, _S_E2_81, _S_E3 = range(128, 134)
 _TABLES: tuple[Any, Any] | None = None
 
 
@@ -696,17 +695,15 @@ def _tables():
     after(0xE2)[0x80] = _S_E2_80  # U+2000-U+200A, U+2028, U+2029, U+202F
     after(0xE2)[0x81] = _S_E2_81  # U+205F
     after(0xE3)[0x80] = _S_E3  # U+3000
-    after(ord(" "))[ord(" ")] = _S_RUN
+    after(ord(" "))[ord(" ")] = _RUN
     after(ord(" "))[ord('"')] = _EDGE
     after(ord('"'))[ord(" ")] = _S_QUOTE
     # the second byte after a code; for _S_QUOTE the byte before the quote instead
-    third = np.zeros(8 << 8, np.uint8)
+    third = np.zeros((_S_E3 - 127) << 8, np.uint8)
 
     def code(c: int):
         return third[(c - 128) << 8 : (c - 127) << 8]
 
-    code(_S_RUN)[:] = _RUN
-    code(_S_RUN)[ord(" ")] = _RUN | _RUN3
     code(_S_QUOTE)[:] = _EDGE
     code(_S_QUOTE)[ord("\\")] = 0  # an escaped quote, or a closing one: never a string's start
     code(_S_U)[:] = _FULL  # refined from the four hex digits in _Scanner._unicode
@@ -907,7 +904,7 @@ class _Scanner(io.RawIOBase):
         )
         kinds = np.where(changed, _FULL, 0)
         kinds = np.where(cp == 0x26, _AMP, kinds)
-        kinds = np.where(cp == 0x20, _RUN | _RUN3 | _EDGE, kinds)
+        kinds = np.where(cp == 0x20, _RUN | _EDGE, kinds)
         return kinds.astype(np.uint8)
 
     def _finish(self) -> None:
@@ -954,36 +951,13 @@ def _clean_fields(obj: dict, kind: int) -> None:
             continue
         if kind & _FULL:
             new = clean_text(text)
-        else:
-            new = text
-            spaced = False
-            fast = speedups.collapse_spaces is not None  # the C twins: collapsing follows in any case
-            if kind & _AMP and "&" in new:
-                if fast:
-                    new = unescape(new)
-                else:
-                    new, spaced = unescape_entities(new)
+        else:  # only the steps the scan named; collapsing runs and ends in any case
+            new = unescape(text) if kind & _AMP else text
             if kind & _BREAK:
                 for ch in "\n\t\r":
                     if ch in new:
                         new = new.replace(ch, " ")
-                        spaced = True
-            if fast:  # runs and ends in one C pass
-                new = speedups.collapse_spaces(new)
-            else:
-                if spaced or kind & _RUN3:
-                    # split + join until one piece: a pass searches the text once, where
-                    # `"  " in` + replace search it three times; each pass shortens every
-                    # run of n spaces to ceil(n / 2), as replace does
-                    parts = new.split("  ")
-                    while len(parts) > 1:
-                        new = " ".join(parts)
-                        parts = new.split("  ")
-                elif kind & _RUN:
-                    # no run of three spaces in the line: one split leaves no two (and is
-                    # cheaper than replace); a single piece comes back as it is
-                    new = " ".join(new.split("  "))
-                new = new.strip(" ")
+            new = collapse_spaces(new)
         if new is not text:
             obj[key] = new
 

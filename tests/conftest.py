@@ -64,18 +64,17 @@ def one_torch_thread_per_module():
 
 
 @pytest.fixture(params=["c", "python"])
-def loader_twins(request, monkeypatch):
+def loader_twins(request):
     """Run the test with the loader's C twins (emergence._speedups) and again with the Python ones."""
     from emergence import speedups
 
     if request.param == "c":
         if not speedups.AVAILABLE:  # tests/test_speedups.py asserts it is built where it can be
             pytest.skip("emergence._speedups was not built here (no C compiler, Python headers or SSE2)")
+        yield request.param
     else:
-        monkeypatch.setattr(speedups, "events", None)
-        monkeypatch.setattr(speedups, "collapse_spaces", None)
-        monkeypatch.setattr(speedups, "unescape", None)
-    return request.param
+        with speedups.python_twins():
+            yield request.param
 
 
 @pytest.fixture(scope="session")

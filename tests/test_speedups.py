@@ -146,7 +146,7 @@ def test_unescape_equals_its_python_twin(seed):
     cases += ["".join(rng.choices(_ENTITY_PIECES, k=rng.randint(0, 30))) for _ in range(3000)]
     for text in cases:
         got = speedups.unescape(text, _clean_entity)
-        assert got == unescape_entities(text)[0], repr(text)
+        assert got == unescape_entities(text), repr(text)
         if "&" not in text:
             assert got is text  # nothing to replace: no copy
 
@@ -169,6 +169,16 @@ def test_unescape_passes_each_entity_to_convert_and_its_errors_back():
         speedups.unescape(b"&amp;", _clean_entity)
     text = "nothing to replace & here"
     assert speedups.unescape(text, convert) is text
+
+
+def test_python_twins_switch_the_c_ones_off_and_back():
+    from emergence.records import collapse_spaces, unescape
+
+    before = (speedups.events, speedups.collapse_spaces, speedups.unescape)
+    with speedups.python_twins():
+        assert (speedups.events, speedups.collapse_spaces, speedups.unescape) == (None, None, None)
+        assert collapse_spaces(unescape(" a &amp;&nbsp; b ")) == "a & b"
+    assert (speedups.events, speedups.collapse_spaces, speedups.unescape) == before
 
 
 def test_the_docstring_examples_run():
