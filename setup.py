@@ -5,7 +5,7 @@
 Everything else is in pyproject.toml. The extension is optional: where it cannot be
 built (no compiler, no Python headers, no SSE2) the install goes on and the loader
 uses the Python twins, with the same results, more slowly
-(`emergence.stream.SPEEDUPS` says which run).
+(`emergence.corpus.stream.SPEEDUPS` says which run).
 """
 from setuptools import Extension, setup
 

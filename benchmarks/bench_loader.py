@@ -241,8 +241,8 @@ def _run_datasets(path: str):
 def _run_stream(path: str, twins: str = "c", **options):
     import contextlib
 
-    from emergence import speedups
-    from emergence.stream import stream_records
+    from emergence.corpus import speedups
+    from emergence.corpus.stream import stream_records
 
     def run() -> int:
         stream = stream_records(path, progress=False, **options)
@@ -258,7 +258,7 @@ def _run_stream(path: str, twins: str = "c", **options):
 
 def _run_agecues(path: str):
     from emergence.agecues import find_age_cues
-    from emergence.stream import stream_records
+    from emergence.corpus.stream import stream_records
 
     def run() -> int:
         stream = stream_records(path, progress=False)

@@ -62,7 +62,7 @@ def load(model_spec: str, device: str, load_in_4bit: bool):
 def prompts_from_sample(n: int) -> list[str]:
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.probes import SEED_AGE_PROMPT
-    from emergence.sample import sample_path
+    from emergence.corpus.sample import sample_path
 
     items = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=n, age_seen=0,
                                                          intent_seen=0, intent_heldout=0))

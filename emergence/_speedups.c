@@ -11,7 +11,7 @@
  *     'Tom &AMP; Jerry&#33'
  *
  * `events(block, n, out)` writes to `out` (a writable int64 buffer) the positions,
- * ascending, of the bytes among block[:n] that emergence.stream._Scanner looks at, and
+ * ascending, of the bytes among block[:n] that emergence.corpus.stream._Scanner looks at, and
  * returns their count; when there are more than `out` holds, it fills `out` and returns
  * the full count (the caller grows `out` and asks again). The bytes:
  *   - a byte below 0x20 (the newline among them) or from 0x7F up (DEL, non-ASCII);
@@ -23,13 +23,13 @@
  * a time, without the GIL.
  *
  * `collapse_spaces(text)` shortens every run of U+0020 to one and strips U+0020 from
- * both ends (emergence.records.collapse_spaces_py, the Python twin). CPython's substring
+ * both ends (emergence.corpus.records.collapse_spaces_py, the Python twin). CPython's substring
  * search is slow on "  " in text full of single spaces (~2 ns a character for a split or
  * a replace); here a vectorised test finds whether there is a run at all, and one copy
  * drops the extra spaces (0.23 against 1.7 µs on a 750-character description).
  *
  * `unescape(text, convert)` replaces each HTML entity, found where html.unescape's own
- * pattern finds it (emergence.records._ENTITY), by convert(entity); the Python twin is
+ * pattern finds it (emergence.corpus.records._ENTITY), by convert(entity); the Python twin is
  * `_ENTITY.sub` with a callback (records.unescape_entities), which costs a Python call and
  * a match object per entity on top of the regex scan (0.8 against 1.9 µs on an
  * entity-bearing description).
@@ -215,7 +215,7 @@ collapse_spaces(PyObject *self, PyObject *text)
     return result;
 }
 
-/* HTML entities, found exactly where emergence.records._ENTITY (html.unescape's own pattern,
+/* HTML entities, found exactly where emergence.corpus.records._ENTITY (html.unescape's own pattern,
  * `&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)`) finds them, each replaced by
  * convert(entity) (records._clean_entity, which asks html.unescape). The pattern starts
  * with '&', so matches start at an '&', and none holds another '&' after its first

@@ -1,7 +1,7 @@
 """Evaluation sets: which titles are probed, with which label, and where the label came from.
 
     >>> from emergence.evalsets import EvalSetConfig, build_eval_sets
-    >>> from emergence.sample import sample_path
+    >>> from emergence.corpus.sample import sample_path
     >>> sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=5, age_seen=5,
     ...                                                    intent_seen=3, intent_heldout=3))
     >>> sorted(sets)
@@ -193,8 +193,8 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
     ``.config``, ``.source`` and ``.stats`` (the stream's LoadStats) for the manifest.
     """
     from emergence.agecues import band_of, min_age_from_cues
-    from emergence.split import split_of
-    from emergence.stream import stream_records
+    from emergence.corpus.split import split_of
+    from emergence.corpus.stream import stream_records
 
     config = config or EvalSetConfig()
     pools = {name: _Reservoir(n) for name, n in config.sizes().items()}

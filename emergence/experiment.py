@@ -21,7 +21,7 @@ command again resumes an interrupted run (training itself resumes from its last
 checkpoint). The run directory's ``config.toml`` is the config as run; a different config
 pointed at the same directory is refused with the list of changed fields.
 
-Each stage calls its module (``emergence.audit``, ``evalsets``, ``probes``, ``train``,
+Each stage calls its module (``emergence.corpus.audit``, ``evalsets``, ``probes``, ``train``,
 ``lmeval``, ``hypothesis``, ``report``); nothing here re-implements one. Heavy imports
 happen inside the stage functions.
 """
@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
-from emergence.audit import AuditReport
+from emergence.corpus.audit import AuditReport
 from emergence.evalsets import EvalSetConfig
 from emergence.hypothesis import BUILTIN_HYPOTHESES, Hypothesis, ItemLevelControl, Verdict, item_level_control
 from emergence.probes import ProbeConfig, ProbeMetrics, ProbeResults
@@ -139,7 +139,7 @@ class ExperimentConfig(BaseModel):
         None, description="Name of the profile this config started from; names the run directory.")
     corpus: Path | None = Field(
         None, description="Corpus file (JSON Lines or a JSON array, optionally gzipped); None: the "
-        "embedded sample (emergence.sample.sample_path()).")
+        "embedded sample (emergence.corpus.sample.sample_path()).")
     held_out: float = Field(
         0.1, ge=0, lt=1, description="Share of records held out of training (emergence.split_of); "
         "shared by split, training and eval sets.")
@@ -226,7 +226,7 @@ class ExperimentConfig(BaseModel):
         """The corpus file this experiment reads (the embedded sample when corpus is None)."""
         if self.corpus is not None:
             return Path(self.corpus).expanduser()
-        from emergence.sample import sample_path
+        from emergence.corpus.sample import sample_path
 
         return Path(sample_path())
 
@@ -756,7 +756,7 @@ def _cpu_model() -> str | None:
 
 
 def _stage_audit(run: _Run) -> None:
-    from emergence.audit import audit_corpus
+    from emergence.corpus.audit import audit_corpus
 
     cfg = run.config
     report = audit_corpus(cfg.corpus_path(), held_out=cfg.held_out, salt=cfg.salt,
@@ -773,8 +773,8 @@ def _stage_split(run: _Run) -> None:
     """One pass: split sizes, the training budget, the held-out id digest, train title keys."""
     import numpy as np
 
-    from emergence.split import split_of
-    from emergence.stream import stream_records
+    from emergence.corpus.split import split_of
+    from emergence.corpus.stream import stream_records
 
     cfg = run.config
     digest = hashlib.blake2b(digest_size=16)

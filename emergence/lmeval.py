@@ -88,7 +88,7 @@ def _eval_items(name: str, metadata: Mapping[str, Any]) -> list[Any]:
     if corpus:
         corpus = str(Path(str(corpus)).expanduser().resolve())
     else:
-        from emergence.sample import sample_path
+        from emergence.corpus.sample import sample_path
 
         corpus = str(sample_path())
     config = EvalSetConfig(**dict(metadata.get("eval_config") or {}))

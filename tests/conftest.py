@@ -66,7 +66,7 @@ def one_torch_thread_per_module():
 @pytest.fixture(params=["c", "python"])
 def loader_twins(request):
     """Run the test with the loader's C twins (emergence._speedups) and again with the Python ones."""
-    from emergence import speedups
+    from emergence.corpus import speedups
 
     if request.param == "c":
         if not speedups.AVAILABLE:  # tests/test_speedups.py asserts it is built where it can be

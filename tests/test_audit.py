@@ -10,12 +10,12 @@ import warnings
 import pytest
 from rich.console import Console
 
-import emergence.audit as audit_module
-from emergence.audit import AuditReport, LengthSummary, audit_corpus, render_audit
-from emergence.records import LoadError
-from emergence.sample import SAMPLE_N, sample_path
-from emergence.split import split_of
-from emergence.stream import stream_records
+import emergence.corpus.audit as audit_module
+from emergence.corpus.audit import AuditReport, LengthSummary, audit_corpus, render_audit
+from emergence.corpus.records import LoadError
+from emergence.corpus.sample import SAMPLE_N, sample_path
+from emergence.corpus.split import split_of
+from emergence.corpus.stream import stream_records
 
 BATTLESHIPS = "Jane's Battleships of the 20th Century"
 LINES = [
@@ -158,9 +158,9 @@ def test_reservoir_keeps_at_most_its_size():
 
 
 def test_duplicate_counts_become_lower_bounds_past_the_capacity(tmp_path, monkeypatch):
-    import emergence.stream
+    import emergence.corpus.stream
 
-    monkeypatch.setattr(emergence.stream, "DEDUPE_CAPACITY", 3)
+    monkeypatch.setattr(emergence.corpus.stream, "DEDUPE_CAPACITY", 3)
     lines = [{"uid": str(k), "title": f"T{k}", "content": "x"} for k in range(10)] * 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

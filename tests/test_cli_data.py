@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from emergence.cli import main
-from emergence.sample import SAMPLE_N, generate_sample, sample_path, write_sample
+from emergence.corpus.sample import SAMPLE_N, generate_sample, sample_path, write_sample
 
 BAD = (
     b'{"uid": "1", "title": "A", "content": "Ages 4-8."}\n'

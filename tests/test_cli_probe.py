@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py: why one
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     return write_sample(tmp_path_factory.mktemp("corpus") / "tiny.jsonl", 400, seed=5)
 
@@ -126,8 +126,8 @@ def test_probe_takes_split_corpus_and_template_from_training_run(tiny_llama, cor
     assert used is not None and manifest["config"]["train_records_limit"] == used
     # seen items come only from what training consumed: the first `used` non-empty records
     from emergence.evalsets import read_eval_set
-    from emergence.split import split_of
-    from emergence.stream import stream_records
+    from emergence.corpus.split import split_of
+    from emergence.corpus.stream import stream_records
 
     consumed = []
     for index, rec in enumerate(stream_records(corpus)):

@@ -41,7 +41,7 @@ def _shuffled(items, seed=0):
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory, tiny_llama, one_torch_thread_per_module):
     """A corpus of 16 train-split records stating their age, and an adapter trained on it."""
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
     from emergence.train.config import TrainConfig
     from emergence.train.recipe import train
 
@@ -104,7 +104,7 @@ def test_negative_control_random_adapter_shuffled_labels(tiny_llama, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     torch.manual_seed(3)
     peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama),

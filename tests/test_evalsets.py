@@ -11,7 +11,7 @@ from emergence.evalsets import (EVAL_SET_NAMES, EvalItem, EvalSetConfig, build_e
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     return write_sample(tmp_path_factory.mktemp("corpus") / "sample.jsonl.gz", 1500, seed=3)
 
@@ -39,7 +39,7 @@ def test_deterministic_and_sized(corpus):
 
 def test_labels_and_splits(corpus):
     from emergence.agecues import band_of, min_age_from_cues
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
 
     sets = build_eval_sets(corpus, EvalSetConfig(**SMALL))
     for item in sets["age_heldout"]:
@@ -61,8 +61,8 @@ def test_labels_and_splits(corpus):
 
 
 def test_seen_sets_respect_train_records_limit(corpus):
-    from emergence.split import split_of
-    from emergence.stream import stream_records
+    from emergence.corpus.split import split_of
+    from emergence.corpus.stream import stream_records
 
     limit = 120
     cfg = EvalSetConfig(**{**SMALL, "age_seen": 500, "intent_seen": 500},
@@ -85,7 +85,7 @@ def test_seen_sets_respect_train_records_limit(corpus):
 
 
 def test_cue_labels_when_corpus_has_no_true_ages(tmp_path):
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
 
     rows = []
     i = 0

@@ -65,7 +65,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread_per_module")
 
 @pytest.fixture(scope="module")
 def tiny_toml(tmp_path_factory):
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     tmp = tmp_path_factory.mktemp("experiment")
     corpus = write_sample(tmp / "corpus.jsonl", 300, seed=5)

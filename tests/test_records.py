@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from emergence.records import LoadError, LoadStats, Record, clean_field, clean_text
+from emergence.corpus.records import LoadError, LoadStats, Record, clean_field, clean_text
 
 # the specification of cleaning, written the slow obvious way
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")

@@ -182,7 +182,7 @@ def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 
 def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.probes import ProbeConfig, run_probes, score, verdicts
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     corpus = write_sample(tmp_path / "corpus.jsonl", 600, seed=3)
     sets = build_eval_sets(corpus, EvalSetConfig(age_heldout=12, age_seen=10,
@@ -211,7 +211,7 @@ def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     from emergence.hypothesis import INTENT_MEMORISATION
     from emergence.models import resolve_model
     from emergence.probes import ProbeConfig, run_probes, score, verdicts
-    from emergence.sample import sample_path
+    from emergence.corpus.sample import sample_path
 
     sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0,
                                                         intent_seen=6, intent_heldout=6))

@@ -28,14 +28,14 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
     'item': base always says 18, tuned states each item's true age. 'distribution': base
     never states an age, tuned states a random age drawn from the labels (the right
     distribution, no item-level information)."""
-    from emergence.audit import audit_corpus
+    from emergence.corpus.audit import audit_corpus
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.experiment import Controls, ExperimentConfig, ExperimentResult, RunPaths, SplitSummary
     from emergence.hypothesis import AGE_EMERGENCE, item_level_control
     from emergence.metrics import band_names, score_age, score_age_choice, score_intent
     from emergence.agecues import parse_age_answer
     from emergence.probes import ProbeConfig, ProbeResults, ProbeRow, score, verdicts
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
     from emergence.train.config import TrainConfig
     from emergence.train.outputs import plot_metrics
     from emergence.train.recipe import TrainResult

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
-import emergence.sample as sample
+import emergence.corpus.sample as sample
 from emergence.agecues import AGE_BANDS, band_of, find_age_cues, min_age_from_cues
-from emergence.records import clean_text
-from emergence.sample import (
+from emergence.corpus.records import clean_text
+from emergence.corpus.sample import (
     CATEGORIES,
     CUE_SHARE,
     EMPTY_SHARE,
@@ -193,7 +193,7 @@ def test_every_category_and_band_is_covered(packaged):
 
 
 def test_enough_unseen_held_out_titles_for_the_demo(packaged):
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
 
     held = [r for r in packaged if split_of(r, held_out=0.1) == "held_out"]
     train_titles = {r["title"] for r in packaged if split_of(r, held_out=0.1) == "train"}
@@ -293,7 +293,7 @@ def test_write_sample_plain_and_gzip(tmp_path):
 
 
 def test_packaged_sample_streams_through_the_loader():
-    from emergence.stream import stream_records
+    from emergence.corpus.stream import stream_records
 
     stream = stream_records(sample_path())
     records = list(stream)

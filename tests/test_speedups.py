@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emergence import speedups
-from emergence.records import _clean_entity, collapse_spaces_py, unescape_entities
+from emergence.corpus import speedups
+from emergence.corpus.records import _clean_entity, collapse_spaces_py, unescape_entities
 
 
 def test_the_c_twins_are_built_where_they_can_be():
@@ -32,7 +32,7 @@ needs_c = pytest.mark.skipif(not speedups.AVAILABLE, reason="emergence._speedups
 
 
 def _numpy_events(block: bytes) -> list[int]:
-    from emergence.stream import _Scanner
+    from emergence.corpus.stream import _Scanner
 
     scanner = _Scanner.__new__(_Scanner)  # only the numpy pass is used: no stream needed
     scanner._np, scanner._masks = np, None
@@ -172,7 +172,7 @@ def test_unescape_passes_each_entity_to_convert_and_its_errors_back():
 
 
 def test_python_twins_switch_the_c_ones_off_and_back():
-    from emergence.records import collapse_spaces, unescape
+    from emergence.corpus.records import collapse_spaces, unescape
 
     before = (speedups.events, speedups.collapse_spaces, speedups.unescape)
     with speedups.python_twins():
@@ -184,7 +184,7 @@ def test_python_twins_switch_the_c_ones_off_and_back():
 def test_the_docstring_examples_run():
     import doctest
 
-    import emergence.records
+    import emergence.corpus.records
 
     assert doctest.testmod(speedups).failed == 0
-    assert doctest.testmod(emergence.records).failed == 0
+    assert doctest.testmod(emergence.corpus.records).failed == 0

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from emergence.records import Record
-from emergence.split import split_key, split_of, split_point
+from emergence.corpus.records import Record
+from emergence.corpus.split import split_key, split_of, split_point
 
 UIDS = ["0000031909", "0000032034", "B00004T8R2", "B0MHMU8Q47", "9576100835", "0439139597", "1", "2", "abc", "x"]
 # Golden values: a change here re-draws every split and invalidates earlier runs' held-out sets.
@@ -61,7 +61,7 @@ def test_share_edges_and_monotonicity():
 def test_identical_in_another_process_with_another_hash_seed():
     code = (
         "import json, sys\n"
-        "from emergence.split import split_of\n"
+        "from emergence.corpus.split import split_of\n"
         "uids = json.loads(sys.argv[1])\n"
         "print(json.dumps([split_of({'uid': u}, held_out=0.5) for u in uids]))\n"
     )

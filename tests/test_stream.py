@@ -11,8 +11,8 @@ import zlib
 import orjson
 import pytest
 
-from emergence.records import LoadError, Record
-from emergence.stream import RecordStream, SeenPairs, stream_records
+from emergence.corpus.records import LoadError, Record
+from emergence.corpus.stream import RecordStream, SeenPairs, stream_records
 
 GOOD = [
     {"uid": f"u{i}", "title": f"Title {i} &amp; more", "content": "" if i % 3 == 0 else f"Content  {i}\tAges 4-8",
@@ -135,7 +135,7 @@ def test_standard_input(tmp_path, compress):
     path = write(tmp_path, "in.bin", gzip.compress(data) if compress else data)
     script = (
         "import sys\n"
-        "from emergence.stream import stream_records\n"
+        "from emergence.corpus.stream import stream_records\n"
         "s = stream_records(sys.stdin.buffer)\n"
         "n = sum(1 for _ in s)\n"
         "print(n, s.stats.format, s.stats.rejected, s.stats.source)\n"
@@ -229,7 +229,7 @@ def test_examples_keep_the_first_three_per_reason():
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
 def test_huge_line_is_rejected_without_being_held(tmp_path, policy, loader_twins):
-    import emergence.stream as stream_module
+    import emergence.corpus.stream as stream_module
 
     huge = b'{"uid": "h", "title": "huge", "content": "' + b"x" * (64 << 20) + b'"}\n'
     path = write(tmp_path, "huge.jsonl", jsonl(GOOD[:3]) + huge + jsonl(GOOD[3:6]))
@@ -547,7 +547,7 @@ def _encode(records: list[dict], style: str) -> bytes:
 
 
 def _expected(records: list[dict]) -> list[tuple[str, str]]:
-    from emergence.records import clean_text
+    from emergence.corpus.records import clean_text
 
     out = [(clean_text(r["title"]), clean_text(r["content"])) for r in records]
     return [pair for pair in out if pair[0]]
@@ -556,7 +556,7 @@ def _expected(records: list[dict]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("buffer", [7, 64, 1000, None])
 @pytest.mark.parametrize("style", ["orjson", "json", "crlf"])
 def test_cleaning_through_the_scan_equals_clean_text(monkeypatch, buffer, style, loader_twins):
-    import emergence.stream as stream_module
+    import emergence.corpus.stream as stream_module
 
     if buffer is not None:  # small blocks put block boundaries everywhere
         monkeypatch.setattr(stream_module, "_BUFFER", buffer)
@@ -574,7 +574,7 @@ def test_cleaning_through_the_scan_equals_clean_text(monkeypatch, buffer, style,
 
 @pytest.mark.parametrize("buffer", [64, None])
 def test_cleaning_through_the_scan_of_gzip_and_long_lines(monkeypatch, buffer, loader_twins):
-    import emergence.stream as stream_module
+    import emergence.corpus.stream as stream_module
 
     if buffer is not None:
         monkeypatch.setattr(stream_module, "_BUFFER", buffer)
@@ -617,7 +617,7 @@ def test_lines_that_need_cleaning_are_validated_alike(line, reason, field):
 @pytest.mark.parametrize("buffer", [64, None])
 def test_cleaning_through_the_scan_with_shards_skip_and_filters(monkeypatch, buffer, loader_twins):
     # the loop for shard/skip/filters is not the plain one: it must clean alike
-    import emergence.stream as stream_module
+    import emergence.corpus.stream as stream_module
 
     if buffer is not None:
         monkeypatch.setattr(stream_module, "_BUFFER", buffer)
@@ -639,8 +639,8 @@ def test_scan_range_test_at_every_byte_value(monkeypatch, buffer, loader_twins):
     # each byte value raw in a title and a content: the scan's one range test for
     # controls, DEL and non-ASCII bytes must flag 0x00-0x1F and 0x7F-0xFF and nothing
     # else of note (0x20 and 0x7E are its edges); lines orjson rejects are rejected alike
-    import emergence.stream as stream_module
-    from emergence.records import clean_text
+    import emergence.corpus.stream as stream_module
+    from emergence.corpus.records import clean_text
 
     if buffer is not None:
         monkeypatch.setattr(stream_module, "_BUFFER", buffer)
@@ -663,7 +663,7 @@ def test_collapsing_spaces_after_entities_and_breaks_equals_clean_text(loader_tw
     # runs made by entities or escaped breaks next to spaces, of every length up to 9:
     # _clean_fields' collapsing (one C pass, or the Python twin's split/join passes) must
     # leave what clean_text leaves
-    from emergence.records import clean_text
+    from emergence.corpus.records import clean_text
 
     pieces = [" " * k for k in range(1, 10)] + ["&nbsp;", "&#32;", "&#1;", "\\n", "\\t", "\\r", "w"]
     records = []

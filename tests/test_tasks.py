@@ -249,7 +249,7 @@ def test_process_intent_copy_and_fresh(loaded):
 def test_default_data_is_the_embedded_samples_eval_sets():
     from emergence.evalsets import EvalSetConfig, build_eval_sets
     from emergence.lmeval import task_dataset
-    from emergence.sample import sample_path
+    from emergence.corpus.sample import sample_path
 
     expected = build_eval_sets(sample_path(), EvalSetConfig())
     for name in ("age_heldout", "intent_seen", "intent_heldout"):
@@ -265,7 +265,7 @@ def test_default_data_is_the_embedded_samples_eval_sets():
 
 def test_corpus_metadata_builds_sets_from_that_corpus(tmp_path):
     from emergence.lmeval import task_dataset
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     corpus = write_sample(tmp_path / "mini.jsonl", 300, seed=7)
     ds = task_dataset("age_heldout", corpus=str(corpus), eval_config={"age_heldout": 5},

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from emergence.models import SMOLLM2_CHAT_TEMPLATE, build_tiny_tokenizer
-from emergence.records import LoadError
-from emergence.split import split_of
-from emergence.stream import stream_records
+from emergence.corpus.records import LoadError
+from emergence.corpus.split import split_of
+from emergence.corpus.stream import stream_records
 from emergence.train.data import (
     IGNORE_INDEX,
     EmptyTrainSplitError,

@@ -94,7 +94,7 @@ def test_empty_train_split_and_missing_corpus(tmp_path):
 
 
 def test_plan_on_cpu_maps_targets_and_defaults_to_the_sample(tmp_path, tiny_phi3):
-    from emergence.sample import sample_path
+    from emergence.corpus.sample import sample_path
 
     plan = preflight(TrainConfig.cpu(model=str(tiny_phi3), output_dir=tmp_path / "run"))
     assert (plan.backend, plan.device, plan.dtype) == ("hf", "cpu", "float32")

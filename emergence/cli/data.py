@@ -5,11 +5,11 @@
     $ zcat trn.json.gz | emergence data audit - --held-out 0.1
     $ emergence data sample /tmp/sample.jsonl.gz --n 20000 --seed 1
 
-``audit`` streams the corpus once (``emergence.audit.audit_corpus``) and prints rich
+``audit`` streams the corpus once (``emergence.corpus.audit.audit_corpus``) and prints rich
 tables, or the report as JSON with ``--json``; ``PATH`` may be ``-`` for standard input.
 It exits 1 with the loader's message when the corpus cannot be read (not JSON, a
 truncated gzip, or the first bad record under ``--strict``). ``sample`` writes
-``emergence.sample.write_sample(OUT, N, seed=S)`` (gzip when OUT ends in .gz).
+``emergence.corpus.sample.write_sample(OUT, N, seed=S)`` (gzip when OUT ends in .gz).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from emergence.sample import SAMPLE_N, SAMPLE_SEED
+    from emergence.corpus.sample import SAMPLE_N, SAMPLE_SEED
 
     data = subparsers.add_parser(
         "data", help="audit a corpus or write a sample corpus",
@@ -60,8 +60,8 @@ def register(subparsers: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from emergence.audit import audit_corpus, render_audit
-    from emergence.records import LoadError
+    from emergence.corpus.audit import audit_corpus, render_audit
+    from emergence.corpus.records import LoadError
 
     if not 0.0 <= args.held_out <= 1.0:
         print(f"error: --held-out must be in [0, 1], got {args.held_out}", file=sys.stderr)
@@ -81,7 +81,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from emergence.sample import write_sample
+    from emergence.corpus.sample import write_sample
 
     if args.n < 0:
         print(f"error: --n must be non-negative, got {args.n}", file=sys.stderr)

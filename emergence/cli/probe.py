@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.eval_sets:
         sets = read_eval_sets(args.eval_sets)
     else:
-        from emergence.sample import sample_path
+        from emergence.corpus.sample import sample_path
 
         train_corpus = getattr(train_cfg, "corpus", None)
         corpus = args.corpus or (str(train_corpus) if train_corpus else str(sample_path()))

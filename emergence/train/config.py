@@ -99,13 +99,13 @@ class TrainConfig(BaseModel):
     corpus: Path | None = Field(
         None,
         description="Training corpus (JSON Lines / JSON array, optionally gzipped); None is the "
-        "embedded sample (emergence.sample.sample_path()).",
+        "embedded sample (emergence.corpus.sample.sample_path()).",
     )
     max_records: int | None = Field(
         None, ge=1, description="Use only the first N train-split records (None: all)."
     )
     held_out: float = Field(
-        0.1, ge=0, lt=1, description="Share of records held out of training (emergence.split.split_of)."
+        0.1, ge=0, lt=1, description="Share of records held out of training (emergence.corpus.split.split_of)."
     )
     salt: str = Field("emergence", description="Salt of the stable train/held-out hash.")
     prompt_template: str = Field(

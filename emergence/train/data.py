@@ -9,7 +9,7 @@ assistant: the content), rendered with the tokenizer's own chat template and tok
 here, with ``labels`` set to -100 over the prompt tokens (``loss_on="assistant"``), so
 the trainer gets ready ``input_ids``/``labels`` and every backend sees identical data.
 
-:class:`TrainStream` reads the corpus with :func:`emergence.stream.stream_records` inside a
+:class:`TrainStream` reads the corpus with :func:`emergence.corpus.stream.stream_records` inside a
 generator, so the file is never materialised: the first batch is ready after reading
 its first few lines, and host memory stays flat for any corpus size. It cycles over the
 corpus endlessly (the trainer stops at ``max_steps``) and remembers, for each example
@@ -126,14 +126,14 @@ def encode_example(
 
 
 def _stream(corpus: str | Path, *, drop_empty: bool, shard: tuple[int, int] | None = None, skip: int = 0):
-    from emergence.stream import stream_records
+    from emergence.corpus.stream import stream_records
 
     return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip)
 
 
 def first_train_record(corpus: str | Path, *, drop_empty: bool, held_out: float, salt: str) -> Any | None:
     """The first train-split record of the corpus, or None (reads only up to it)."""
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
 
     with _stream(corpus, drop_empty=drop_empty) as records:
         for record in records:
@@ -155,7 +155,7 @@ def heldout_examples(
     salt: str,
 ) -> list[dict[str, list[int]]]:
     """The fixed held-out sample: the first ``n`` held-out records in stream order, encoded."""
-    from emergence.split import split_of
+    from emergence.corpus.split import split_of
 
     out: list[dict[str, list[int]]] = []
     if n <= 0:
@@ -281,7 +281,7 @@ class TrainStream:
     # -- the generator behind the dataset --------------------------------------------------
     def _produce(self, rank: int, world: int) -> Iterator[tuple[dict[str, list[int]], tuple[int, int, int, int]]]:
         """(example, position) for shard ``rank``, endlessly, from its start state on."""
-        from emergence.split import split_of
+        from emergence.corpus.split import split_of
 
         state = self.start[rank]
         pass_index, skip, taken, examples = state.pass_index, state.stream_skip, state.train_taken, state.examples

@@ -239,7 +239,7 @@ def _check_corpus(config: TrainConfig) -> Path:
     from emergence.train.data import first_train_record
 
     if config.corpus is None:
-        from emergence.sample import sample_path
+        from emergence.corpus.sample import sample_path
 
         corpus = sample_path()
     else:

@@ -1,7 +1,7 @@
 """Corpus audit: one streaming pass that counts what the experiment needs to know.
 
-    >>> from emergence.audit import audit_corpus
-    >>> from emergence.sample import sample_path
+    >>> from emergence.corpus.audit import audit_corpus
+    >>> from emergence.corpus.sample import sample_path
     >>> report = audit_corpus(sample_path())
     >>> report.load.read == report.load.yielded == 4000 and report.load.reconciles()
     True
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from pydantic import BaseModel, Field
 
-from emergence.records import LoadStats
+from emergence.corpus.records import LoadStats
 
 if TYPE_CHECKING:  # rich is imported only when rendering
     from rich.console import Console
@@ -207,8 +207,8 @@ def audit_corpus(
     policies). ``held_out`` and ``salt`` go to ``split_of``.
     """
     from emergence.agecues import band_of, find_age_cues
-    from emergence.split import split_of
-    from emergence.stream import DEDUPE_CAPACITY, SeenPairs, stream_records
+    from emergence.corpus.split import split_of
+    from emergence.corpus.stream import DEDUPE_CAPACITY, SeenPairs, stream_records
 
     if not 0.0 <= held_out <= 1.0:
         raise ValueError(f"held_out must be in [0, 1], got {held_out}")

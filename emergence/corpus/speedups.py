@@ -1,16 +1,16 @@
 """The loader's C twins (emergence/_speedups.c), or None where setup.py could not build them.
 
-    >>> from emergence import speedups
+    >>> from emergence.corpus import speedups
     >>> speedups.AVAILABLE in (True, False)
     True
-    >>> from emergence.records import collapse_spaces  # the C twin when built, else Python
+    >>> from emergence.corpus.records import collapse_spaces  # the C twin when built, else Python
     >>> collapse_spaces("  a   b ")
     'a b'
 
 `events` finds the bytes the loader's scan looks at (twin of numpy's ten passes in
-`emergence.stream._Scanner._numpy_events`); `collapse_spaces` makes runs of spaces one
-and strips the ends (twin of `emergence.records.collapse_spaces_py`); `unescape`
-replaces HTML entities where `emergence.records.unescape_entities` finds them, asking
+`emergence.corpus.stream._Scanner._numpy_events`); `collapse_spaces` makes runs of spaces one
+and strips the ends (twin of `emergence.corpus.records.collapse_spaces_py`); `unescape`
+replaces HTML entities where `emergence.corpus.records.unescape_entities` finds them, asking
 the same function for each. Each gives its twin's results exactly
 (tests/test_speedups.py); where the extension is missing (no C compiler, no Python
 headers, no SSE2 at install) the loader runs the Python twins, with the same records,

@@ -1,6 +1,6 @@
 """Corpus records: the validated `Record`, the `LoadStats` of a pass, `LoadError`, `clean_text`.
 
-    >>> from emergence.records import Record, LoadStats, clean_text
+    >>> from emergence.corpus.records import Record, LoadStats, clean_text
     >>> clean_text("  Ages 4&#8211;8\\n\\tpicture\\x00  book ")
     'Ages 4–8 picture book'
     >>> rec = Record.from_raw({"uid": "7", "title": "War &amp; Peace", "content": " ", "target_ind": [3]})
@@ -10,7 +10,7 @@
     True
 
 Validation checks, cleaning transforms: `Record` validates types (strictly) and a
-non-empty title; the loader (`emergence.stream`) cleans title and content to what
+non-empty title; the loader (`emergence.corpus.stream`) cleans title and content to what
 `clean_text` makes of them before validating, as does `Record.from_raw` for a mapping
 built in code. Keeping the transformation out of the schema lets the loader skip
 cleaning for lines its byte scan proves clean, and do only the steps it names in the
@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emergence import speedups
+from emergence.corpus import speedups
 
 __all__ = [
     "FATAL_REASONS",
@@ -90,7 +90,7 @@ def _clean_entity(entity: str) -> str:
 
 def unescape_entities(text: str) -> str:
     """`text` with its HTML entities replaced as `clean_text` does, in Python: the twin the
-    C one (`emergence.speedups.unescape`) is tested against, and the fallback of `unescape`.
+    C one (`emergence.corpus.speedups.unescape`) is tested against, and the fallback of `unescape`.
 
         >>> unescape_entities("Tom &amp; Jerry&nbsp;")
         'Tom & Jerry '
@@ -102,7 +102,7 @@ def unescape_entities(text: str) -> str:
 
 def unescape(text: str) -> str:
     """`text` with its HTML entities replaced as `clean_text` does: the C twin
-    (`emergence.speedups`) when it was built, else `unescape_entities`.
+    (`emergence.corpus.speedups`) when it was built, else `unescape_entities`.
 
         >>> unescape("Tom &amp; Jerry &#8211; &ampx")
         'Tom & Jerry – &x'
@@ -141,7 +141,7 @@ def collapse_spaces(text: str) -> str:
         >>> collapse_spaces("  Tom   &  Jerry ")
         'Tom & Jerry'
 
-    The C twin (`emergence.speedups`) when it was built, else `collapse_spaces_py`.
+    The C twin (`emergence.corpus.speedups`) when it was built, else `collapse_spaces_py`.
     """
     fast = speedups.collapse_spaces
     return fast(text) if fast is not None else collapse_spaces_py(text)

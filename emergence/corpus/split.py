@@ -1,6 +1,6 @@
 """Stable train / held-out assignment of records, by a keyed blake2b hash of their uid.
 
-    >>> from emergence.split import split_of
+    >>> from emergence.corpus.split import split_of
     >>> split_of({"uid": "0000032034", "title": "Adult Ballet Tutu Yellow"})
     'train'
     >>> split_of({"title": "Jane's Battleships of the 20th Century"}, held_out=1.0)
@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from emergence.records import Record, clean_text
+from emergence.corpus.records import Record, clean_text
 
 __all__ = ["split_key", "split_of", "split_point"]
 

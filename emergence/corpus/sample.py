@@ -1,6 +1,6 @@
 """The embedded sample corpus: trn.json-shaped records whose true reading age is known.
 
-    >>> from emergence.sample import generate_sample, sample_path
+    >>> from emergence.corpus.sample import generate_sample, sample_path
     >>> rec = next(generate_sample(1, seed=0))
     >>> sorted(rec)
     ['category', 'content', 'target_ind', 'target_rel', 'title', 'true_min_age', 'uid']
@@ -674,7 +674,7 @@ def _isbn10(body: int) -> str:
 
 
 def _entities(text: str) -> str:
-    # How the raw dump escapes text; emergence.records.clean_text undoes it.
+    # How the raw dump escapes text; emergence.corpus.records.clean_text undoes it.
     return (text.replace("&", "&amp;").replace('"', "&quot;").replace("–", "&#8211;")
             .replace("—", "&#8212;").replace("'", "&#39;"))
 

@@ -1,7 +1,7 @@
 """Stream a corpus one validated, cleaned `Record` at a time, whatever its size.
 
     >>> import io
-    >>> from emergence.stream import stream_records
+    >>> from emergence.corpus.stream import stream_records
     >>> data = b'{"uid": "1", "title": "Ages 4&#8211;8", "content": ""}\\nnot json\\n{"title": "B"}\\n'
     >>> stream = stream_records(io.BytesIO(data))
     >>> [r.title for r in stream]
@@ -19,7 +19,7 @@ Each JSON Lines line is parsed with orjson and validated by `Record`'s pydantic 
 (its pydantic-core validator called directly: `model_validate` adds a Python wrapper per
 call). Cleaning is where the time would go (a scan of every string for double spaces
 alone costs more than orjson's parse of it), so the bytes are scanned first, a block
-(4 MiB) at a time (`_Scanner`: one SSE2 pass in C, `emergence.speedups`, then numpy on
+(4 MiB) at a time (`_Scanner`: one SSE2 pass in C, `emergence.corpus.speedups`, then numpy on
 the bytes it found; numpy alone where the C twin was not built): a line in which
 nothing can need cleaning, most lines, is parsed and validated and nothing more; in the
 others title and content get only the steps the scan named (entities, escaped line
@@ -52,8 +52,8 @@ import ijson  # the package picks its fastest installed backend (yajl2_c when bu
 import orjson
 from pydantic import ValidationError
 
-from emergence import speedups
-from emergence.records import LoadError, LoadStats, Record, clean_text, collapse_spaces, unescape
+from emergence.corpus import speedups
+from emergence.corpus.records import LoadError, LoadStats, Record, clean_text, collapse_spaces, unescape
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
 
