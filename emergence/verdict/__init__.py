@@ -1,0 +1,1 @@
+"""From probe answers to verdicts: hypotheses, the decision rule, routing rows to effects, controls."""
