@@ -1,4 +1,4 @@
-"""Probe throughput: batched generation (emergence.probes) against one prompt at a time.
+"""Probe throughput: batched generation (emergence.probe) against one prompt at a time.
 
     $ python benchmarks/bench_probe.py                       # CPU, SmolLM2-135M-Instruct
     $ python benchmarks/bench_probe.py --prompts 8 --batch-sizes 1,8 --model tiny-llama
@@ -10,7 +10,7 @@ set) and the same decoding (greedy, same token cap) go through:
 
 - ``one-at-a-time``: the seed notebook's loop, one ``apply_chat_template`` +
   ``model.generate`` + ``decode`` per prompt;
-- ``batched`` at each ``--batch-sizes``: :func:`emergence.probes.generate_tokens`
+- ``batched`` at each ``--batch-sizes``: :func:`emergence.probe.generate_tokens`
   (left padding, length-sorted batches).
 
 Random-init models rarely emit eos, and not at the same step in each arm, so
@@ -61,7 +61,7 @@ def load(model_spec: str, device: str, load_in_4bit: bool):
 
 def prompts_from_sample(n: int) -> list[str]:
     from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.probes import SEED_AGE_PROMPT
+    from emergence.probe.config import SEED_AGE_PROMPT
     from emergence.corpus.sample import sample_path
 
     items = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=n, age_seen=0,
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from emergence.probes import ProbeConfig, generate_tokens, generation_config
+    from emergence.probe.config import ProbeConfig
+    from emergence.probe.generate import generate_tokens, generation_config
 
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -36,10 +36,11 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "EVAL_SET_NAMES",
+    "TrainingConsumption",
     "EvalItem",
     "EvalSetConfig",
     "EvalSets",
@@ -54,62 +55,105 @@ MANIFEST = "manifest.json"
 
 
 class EvalSetConfig(BaseModel):
-    """How many items each set holds and how the corpus is split (must match training's)."""
+    """How many items each set holds and how they are drawn."""
+
+    model_config = ConfigDict(extra="forbid")
 
     age_heldout: int = Field(200, ge=0, description="Items in age_heldout: held-out records "
                              "with a known minimum age (the set emergence is judged on).")
-    age_seen: int = Field(100, ge=0, description="Items in age_seen: train records whose "
-                          "content carries an age cue (recall of a memorised cue).")
-    intent_seen: int = Field(50, ge=0, description="Items in intent_seen: train records with "
-                             "non-empty content (author-intent memorisation, seen side).")
+    age_seen: int = Field(100, ge=0, description="Items in age_seen: records training consumed "
+                          "whose content carries an age cue (recall of a memorised cue).")
+    intent_seen: int = Field(50, ge=0, description="Items in intent_seen: records training consumed, "
+                             "with non-empty content (author-intent memorisation, seen side).")
     intent_heldout: int = Field(50, ge=0, description="Items in intent_heldout: held-out records "
                                 "with non-empty content (author-intent, unseen side).")
     seed: int = Field(0, description="Seed of the hash that orders candidates; another seed "
                       "draws other items from the same corpus.")
-    held_out: float = Field(0.1, ge=0.0, le=1.0, description="Held-out share passed to "
-                            "emergence.split_of; must equal the training run's.")
-    salt: str = Field("emergence", description="Split salt passed to emergence.split_of; must "
-                      "equal the training run's.")
-    train_records_limit: int | None = Field(
-        None, ge=0,
-        description="Seen sets are drawn only from the first N train-split records in stream "
-        "order, i.e. those a training run capped by max_records/max_steps actually consumed. "
-        "None: all train records.",
-    )
-    limit_counts_empty: bool = Field(
-        False,
-        description="Whether train records with empty content count toward "
-        "train_records_limit. False matches a trainer that drops empty contents before "
-        "taking its first N records.",
-    )
-    policy: Literal["skip", "strict"] = Field("skip", description="Bad-record policy of the "
-                                               "corpus stream (emergence.stream_records).")
-
-    @classmethod
-    def from_train_config(cls, train_config: Any, *, records_used: int | None = None,
-                          world_size: int = 1, **overrides: Any) -> "EvalSetConfig":
-        """The split and record cap of a training run (an emergence TrainConfig).
-
-        ``records_used`` is the run's own count (``TrainResult.train_records_used``) when
-        known. Otherwise training consumed at most ``max_steps × batch × accumulation ×
-        world_size`` records (and at most ``max_records``), in stream order, empty contents
-        skipped when it drops them; seen sets are drawn from those alone.
-        """
-        consumed = (train_config.max_steps * train_config.per_device_train_batch_size
-                    * train_config.gradient_accumulation_steps * world_size)
-        if train_config.max_records is not None:
-            consumed = min(consumed, train_config.max_records)
-        if records_used is not None:
-            consumed = records_used
-        values: dict[str, Any] = dict(held_out=train_config.held_out, salt=train_config.salt,
-                                      train_records_limit=consumed,
-                                      limit_counts_empty=not train_config.drop_empty)
-        values.update(overrides)
-        return cls(**values)
+    seen_from: Literal["training", "train_split"] = Field(
+        "training", description="'training': seen sets hold only records the training run consumed "
+        "(TrainingConsumption); 'train_split': any train-split record (no training run to follow, "
+        "e.g. probing a base model alone).")
 
     def sizes(self) -> dict[str, int]:
         """Requested size of each set, by name."""
         return {name: getattr(self, name) for name in EVAL_SET_NAMES}
+
+
+class TrainingConsumption(BaseModel):
+    """Which corpus records a training run consumes: the one rule (training, the audit and the
+    seen sets all ask it).
+
+    A record is *trainable* when ``split_of`` puts it in the train split and its content is
+    non-empty (or empty contents are kept). Training reads trainable records in stream
+    order; with ``world`` processes, record ``i`` of the input belongs to shard
+    ``i % world`` and each shard takes its first ``per_shard`` trainable records (None: all
+    of them, possibly over several passes).
+
+        >>> from emergence.train.config import TrainConfig
+        >>> rule = TrainingConsumption.of(TrainConfig(max_steps=10))   # batch 2 x accumulation 4
+        >>> rule.per_shard, rule.budget
+        (80, 80)
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    held_out: float = Field(0.1, ge=0.0, le=1.0, description="Held-out share of emergence.split_of.")
+    salt: str = Field("emergence", description="Salt of emergence.split_of.")
+    drop_empty: bool = Field(True, description="Records with empty content are not trained on.")
+    per_shard: int | None = Field(None, ge=0, description="Trainable records each shard consumes "
+                                  "(None: every one).")
+    world: int = Field(1, ge=1, description="Processes training reads the corpus with (DDP ranks).")
+
+    @classmethod
+    def of(cls, train: Any, *, world: int = 1, records_used: int | None = None) -> "TrainingConsumption":
+        """The rule of a training run (an emergence TrainConfig): per shard, at most
+        ``max_steps × batch × accumulation`` records, and at most ``max_records``;
+        ``records_used`` (TrainResult.train_records_used, one process) when known."""
+        per_shard = (train.max_steps * train.per_device_train_batch_size * train.gradient_accumulation_steps)
+        if train.max_records is not None:
+            per_shard = min(per_shard, train.max_records)
+        if records_used is not None:
+            per_shard = records_used
+        return cls(held_out=train.held_out, salt=train.salt, drop_empty=train.drop_empty,
+                   per_shard=per_shard, world=world)
+
+    @property
+    def budget(self) -> int | None:
+        """Trainable records consumed in all (None: every one)."""
+        return None if self.per_shard is None else self.per_shard * self.world
+
+    def in_train_split(self, record: Any) -> bool:
+        """split_of puts the record in the train split."""
+        from emergence.corpus.split import split_of
+
+        return split_of(record, held_out=self.held_out, salt=self.salt) == "train"
+
+    def trainable(self, record: Any) -> bool:
+        """The record would be trained on if its turn came (train split, content as required)."""
+        return self.in_train_split(record) and (bool(record.content) or not self.drop_empty)
+
+    def tracker(self) -> "ConsumptionTracker":
+        """A fresh pass over the corpus: says, record by record, which ones training consumed."""
+        return ConsumptionTracker(self)
+
+
+class ConsumptionTracker:
+    """One pass of :class:`TrainingConsumption` over a stream (call in stream order)."""
+
+    def __init__(self, rule: TrainingConsumption) -> None:
+        self.rule = rule
+        self.taken = [0] * rule.world
+
+    def consumed(self, record: Any, input_index: int) -> bool:
+        """Training consumed this record; ``input_index`` is its 0-based position among the
+        input's records (``stream.stats.read - 1`` right after it was yielded)."""
+        if not self.rule.trainable(record):
+            return False
+        shard = input_index % self.rule.world
+        if self.rule.per_shard is not None and self.taken[shard] >= self.rule.per_shard:
+            return False
+        self.taken[shard] += 1
+        return True
 
 
 class EvalItem(BaseModel):
@@ -135,6 +179,7 @@ class EvalSets(dict):
     """``dict[name, list[EvalItem]]`` that also remembers how it was built (for the manifest)."""
 
     config: EvalSetConfig | None = None
+    consumption: TrainingConsumption | None = None
     source: str | None = None
     stats: dict[str, Any] | None = None
     extra: dict[str, Any]
@@ -185,41 +230,39 @@ class _Reservoir:
         return sorted((item for _, _, item in self.heap), key=lambda it: it.index)
 
 
-def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None = None
-                    ) -> EvalSets:
+def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None = None, *,
+                    consumption: TrainingConsumption | None = None,
+                    policy: Literal["skip", "strict"] = "skip") -> EvalSets:
     """Build the four eval sets from a corpus in one streaming pass (see the module doc).
 
-    Items in each set are in corpus stream order. The returned mapping carries
-    ``.config``, ``.source`` and ``.stats`` (the stream's LoadStats) for the manifest.
+    ``consumption`` is the training run's rule (default: every train-split record with
+    content, split at held_out 0.1 with the default salt): seen sets hold only records it
+    says training consumed, held-out sets only records it holds out. Items in each set are
+    in corpus stream order. The returned mapping carries ``.config``, ``.source``,
+    ``.stats`` (the stream's LoadStats) and ``.consumption`` for the manifest.
     """
     from emergence.agecues import band_of, min_age_from_cues
-    from emergence.corpus.split import split_of
     from emergence.corpus.stream import stream_records
 
     config = config or EvalSetConfig()
+    rule = consumption or TrainingConsumption()
+    consumed = rule.tracker()
     pools = {name: _Reservoir(n) for name, n in config.sizes().items()}
     label_counts = {"held_out_labelled_sample": 0, "held_out_labelled_cue": 0,
                     "train_with_cue": 0, "train_considered": 0, "train_beyond_limit": 0}
-    train_seen = 0
     train_bands: dict[str, int] = {}  # labels of train records: the majority baseline's prior
-    stream = stream_records(source, policy=config.policy)
+    stream = stream_records(source, policy=policy)
     for index, record in enumerate(stream):
-        split = split_of(record, held_out=config.held_out, salt=config.salt)
         content = record.content or ""
-        if split == "train":
+        if rule.in_train_split(record):
             cue_age = min_age_from_cues(content) if content else None
             true_age = _true_age(record)
             train_label = true_age if true_age is not None else cue_age
             if train_label is not None:
                 band = band_of(train_label)
                 train_bands[band] = train_bands.get(band, 0) + 1
-            counts_toward_limit = bool(content) or config.limit_counts_empty
-            within = (config.train_records_limit is None
-                      or train_seen < config.train_records_limit)
-            if counts_toward_limit:
-                train_seen += 1
-            if not within:
-                label_counts["train_beyond_limit"] += 1
+            if not consumed.consumed(record, stream.stats.read - 1):
+                label_counts["train_beyond_limit"] += bool(content) or not rule.drop_empty
                 continue
             label_counts["train_considered"] += 1
             if not content:
@@ -228,12 +271,12 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
                 label_counts["train_with_cue"] += 1
                 pools["age_seen"].offer(
                     _hash_key(config.seed, "age_seen", record), index,
-                    lambda: _item("age_seen", index, record, split, cue_age, "cue", band_of))
+                    lambda: _item("age_seen", index, record, "train", cue_age, "cue", band_of))
             label, source_kind = ((true_age, "sample") if true_age is not None
                                   else (cue_age, "cue") if cue_age is not None else (None, None))
             pools["intent_seen"].offer(
                 _hash_key(config.seed, "intent_seen", record), index,
-                lambda: _item("intent_seen", index, record, split, label, source_kind, band_of))
+                lambda: _item("intent_seen", index, record, "train", label, source_kind, band_of))
             continue
         # held-out: never trained on, so a cue in its own content is a fair label
         true_age = _true_age(record)
@@ -246,17 +289,17 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
             label_counts[f"held_out_labelled_{source_kind}"] += 1
             pools["age_heldout"].offer(
                 _hash_key(config.seed, "age_heldout", record), index,
-                lambda: _item("age_heldout", index, record, split, label, source_kind, band_of))
+                lambda: _item("age_heldout", index, record, "held_out", label, source_kind, band_of))
         if content:
             pools["intent_heldout"].offer(
                 _hash_key(config.seed, "intent_heldout", record), index,
-                lambda: _item("intent_heldout", index, record, split, label, source_kind,
-                              band_of))
+                lambda: _item("intent_heldout", index, record, "held_out", label, source_kind, band_of))
     sets = EvalSets({name: pools[name].items() for name in EVAL_SET_NAMES})
     sets.config = config
     sets.source = source if isinstance(source, str) else (
         str(source) if isinstance(source, Path) else getattr(source, "name", "<stream>"))
     sets.stats = _stats_dict(stream.stats)
+    sets.consumption = rule
     sets.extra = {"candidates": {name: pools[name].candidates for name in EVAL_SET_NAMES},
                   **label_counts, "train_band_counts": train_bands}
     return sets
@@ -323,6 +366,8 @@ def write_eval_sets(
     corpus["stats"] = stats or {}
     manifest = {
         "config": config.model_dump(mode="json") if config is not None else None,
+        "consumption": (sets.consumption.model_dump(mode="json")
+                        if getattr(sets, "consumption", None) is not None else None),
         "counts": {name: len(items) for name, items in sets.items()},
         "label_sources": {
             name: _count_by(items, lambda it: it.label_source or "none")
@@ -375,6 +420,8 @@ def read_eval_sets(out_dir: str | Path) -> EvalSets:
                      for name, fname in manifest.get("files", {}).items()})
     if manifest.get("config"):
         sets.config = EvalSetConfig.model_validate(manifest["config"])
+    if manifest.get("consumption"):
+        sets.consumption = TrainingConsumption.model_validate(manifest["consumption"])
     sets.source = (manifest.get("corpus") or {}).get("path")
     sets.stats = (manifest.get("corpus") or {}).get("stats")
     sets.extra = dict(manifest.get("selection") or {})

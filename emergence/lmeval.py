@@ -131,12 +131,12 @@ def memorisation_gaps(samples: Mapping[str, Sequence[Mapping[str, Any]]], *,
     Returns ``{metric: Estimate}`` (unpaired bootstrap through
     :func:`emergence.metrics.memorisation_gap`); empty unless both intent subtasks ran.
     """
-    from emergence.metrics import INTENT_KEYS, memorisation_gap
+    from emergence.metrics import keys, memorisation_gap
 
     seen, held = (samples.get(task) for task in INTENT_TASKS)
     if not seen or not held:
         return {}
-    return {key: memorisation_gap(seen, held, key, n_boot=n_boot) for key in INTENT_KEYS}
+    return {key: memorisation_gap(seen, held, key, n_boot=n_boot) for key in keys("intent")}
 
 
 def evaluate(

@@ -1,6 +1,7 @@
-"""Age and memorisation metrics: the single implementation, used by the library and tasks/.
+"""Per-item metrics and the METRICS registry: the single source of every metric's key,
+words, kind, direction and format (tables, plots, CLIs, verdicts and tasks/ read it).
 
-    >>> from emergence.metrics import score_age, score_intent, summarise, AGE_KEYS
+    >>> from emergence.metrics import METRICS, keys, score_age, score_intent
     >>> s = score_age("Suitable for ages 4 and up.", label_age=5.0)
     >>> s["inferred"], s["abs_error"], s["within_2y"], s["band_correct"]
     (1.0, 1.0, 1.0, 1.0)
@@ -8,62 +9,99 @@
     0.0
     >>> round(score_intent("the cat sat on the mat", "The cat sat on the mat today.")["rouge_l"], 3)
     0.923
-    >>> str(summarise([s, s], AGE_KEYS)["inferred"])
-    '1.00 ± 0.00 [0.34, 1.00] (n=2)'
+    >>> METRICS["within_2y"].kind, METRICS["abs_error"].better, keys("age")
+    ('binary', 'lower', ('inferred', 'abs_error', 'within_2y', 'band_correct'))
 
-Per-item functions are pure and cheap and return plain ``dict[str, float]`` so an
-lm-eval ``process_results`` can return them as they are; parsing of free answers lives in
-:mod:`emergence.agecues`. Aggregation goes through :mod:`emergence.stats`.
-
-Metric keys
-- age (free answer): ``inferred`` (an age was stated), ``abs_error`` (years, NaN when no
-  age), ``within_2y`` and ``band_correct`` (0 when no age), ``parsed_age`` (NaN when none).
-- age (multiple choice over AGE_BANDS): ``mc_correct``, ``mc_label_prob``,
-  ``mc_expected_abs_error`` (years, continuous), ``mc_band`` (argmax index).
-- intent / memorisation: ``rouge_l``, ``lcs_chars``, ``lcs_ratio``, ``ngram8_overlap``;
-  ``k_extractable`` from :func:`k_extractable`.
+A metric is one :class:`Metric` entry: its per-item function reads the inputs of its
+*family* (``age``: a free answer's parsed age and the label; ``age_choice``: the band
+log-likelihoods; ``intent``: an answer and the training content; ``extract``: generated
+and true token ids). Adding a metric is one :func:`register` call; every table, chart,
+CLI summary and score dict that lists a family picks it up. Parsing of free answers lives
+in :mod:`emergence.agecues`; aggregation goes through :mod:`emergence.stats`.
 """
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Iterator, Literal
 
 import numpy as np
 
 from emergence.stats import Estimate, estimate, unpaired_bootstrap_diff
 
-AGE_KEYS: tuple[str, ...] = ("inferred", "abs_error", "within_2y", "band_correct")
-AGE_CHOICE_KEYS: tuple[str, ...] = ("mc_correct", "mc_label_prob", "mc_expected_abs_error")
-INTENT_KEYS: tuple[str, ...] = ("rouge_l", "lcs_chars", "lcs_ratio", "ngram8_overlap")
-EXTRACTION_KEYS: tuple[str, ...] = ("k_extractable",)
-
-# Keys whose per-item values are 0/1: summarised as proportions with Wilson intervals.
-BINARY_KEYS: frozenset[str] = frozenset({"inferred", "within_2y", "band_correct", "mc_correct", "k_extractable"})
-
-# Words for each metric, used in tables and verdict sentences.
-METRIC_LABELS: dict[str, str] = {
-    "inferred": "age inference rate",
-    "abs_error": "mean absolute age error (years)",
-    "within_2y": "within-2-years accuracy",
-    "band_correct": "age-band accuracy",
-    "parsed_age": "stated age (years)",
-    "mc_correct": "multiple-choice band accuracy",
-    "mc_label_prob": "probability on the true band",
-    "mc_expected_abs_error": "expected age error over bands (years)",
-    "rouge_l": "ROUGE-L F1",
-    "lcs_chars": "longest common substring (characters)",
-    "lcs_ratio": "longest common substring / answer length",
-    "ngram8_overlap": "verbatim 8-gram overlap",
-    "k_extractable": "k-extractable exact match rate",
-}
-
+Family = Literal["age", "age_choice", "intent", "extract"]
 WITHIN_YEARS = 2.0
 NGRAM = 8
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One metric: what it is called, how it is read, and its per-item function."""
+
+    key: str
+    label: str  # words for sentences and chart axes
+    column: str  # a short table header
+    family: Family  # which per-item inputs its function reads
+    kind: Literal["binary", "continuous"]  # 0/1 per item (score intervals) or a real value
+    better: Literal["higher", "lower"]
+    fn: Callable[[Any], float]
+    unit: str = ""  # "years", "characters", or "" for rates and scores
+    digits: int = 2  # decimals shown (for rates: of the percentage, less 2)
+
+    @property
+    def percent(self) -> bool:
+        """Shown as a percentage (every binary metric is a rate)."""
+        return self.kind == "binary"
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric to the registry (its key must be new); returns it."""
+    if metric.key in METRICS:
+        raise ValueError(f"metric {metric.key!r} is registered already")
+    METRICS[metric.key] = metric
+    return metric
+
+
+@contextmanager
+def registered(metric: Metric) -> Iterator[Metric]:
+    """Register ``metric`` for the duration of a ``with`` block (tests, experiments)."""
+    register(metric)
+    try:
+        yield metric
+    finally:
+        METRICS.pop(metric.key, None)
+
+
+def family(name: Family) -> tuple[Metric, ...]:
+    """The metrics of one family, in registration order."""
+    return tuple(m for m in METRICS.values() if m.family == name)
+
+
+def keys(name: Family) -> tuple[str, ...]:
+    """The keys of one family's metrics, in registration order."""
+    return tuple(m.key for m in family(name))
+
+
+def is_binary(key: str) -> bool:
+    """True for 0/1 metrics (summarised as proportions with score intervals)."""
+    metric = METRICS.get(key)
+    return metric is not None and metric.kind == "binary"
+
+
+def label(key: str) -> str:
+    """The metric's words, or the key itself for an unregistered one."""
+    metric = METRICS.get(key)
+    return metric.label if metric else key
+
+
+# --------------------------------------------------------------------------- bands
 @cache
 def band_names() -> tuple[str, ...]:
     """Band names in AGE_BANDS order (the order of multiple-choice log-likelihoods)."""
@@ -87,29 +125,64 @@ def _band(age: float) -> str:
     return band_of(age)
 
 
-def _check_label(label_age: float) -> float:
+# --------------------------------------------------------------------------- age (free answer)
+@dataclass(frozen=True)
+class AgeAnswer:
+    """The inputs of the ``age`` family: the stated age (None: no age) and the true one."""
+
+    parsed_age: float | None
+    label_age: float
+
+
+def _inferred(x: AgeAnswer) -> float:
+    return 0.0 if x.parsed_age is None else 1.0
+
+
+def _abs_error(x: AgeAnswer) -> float:
+    return math.nan if x.parsed_age is None else abs(float(x.parsed_age) - x.label_age)
+
+
+def _within(x: AgeAnswer) -> float:
+    return 0.0 if x.parsed_age is None else float(abs(float(x.parsed_age) - x.label_age) <= WITHIN_YEARS)
+
+
+def _band_correct(x: AgeAnswer) -> float:
+    return 0.0 if x.parsed_age is None else float(_band(float(x.parsed_age)) == _band(x.label_age))
+
+
+def _check_label(label_age: float | None) -> float:
     if label_age is None or (isinstance(label_age, float) and math.isnan(label_age)):
         raise ValueError("score_age needs a label age (got none)")
     return float(label_age)
 
 
-# --------------------------------------------------------------------------- age
-def score_age(answer: str, label_age: float) -> dict[str, float]:
-    """Score one free answer against the item's true minimum age (years)."""
+def score_age(answer: str, label_age: float, *, title: str | None = None) -> dict[str, float]:
+    """Score one free answer against the item's true minimum age (years): every ``age``
+    metric, plus ``parsed_age`` (NaN when the answer states no age). ``title``: the title
+    the question named, removed from the answer before its numbers are read."""
     from emergence.agecues import parse_age_answer
 
-    label = _check_label(label_age)
-    parsed = parse_age_answer(answer or "")
-    if parsed is None:
-        return {"inferred": 0.0, "abs_error": math.nan, "within_2y": 0.0, "band_correct": 0.0, "parsed_age": math.nan}
-    err = abs(float(parsed) - label)
-    return {
-        "inferred": 1.0,
-        "abs_error": err,
-        "within_2y": 1.0 if err <= WITHIN_YEARS else 0.0,
-        "band_correct": 1.0 if _band(float(parsed)) == _band(label) else 0.0,
-        "parsed_age": float(parsed),
-    }
+    parsed = parse_age_answer(answer or "", title=title) if title else parse_age_answer(answer or "")
+    return score_parsed_age(parsed, label_age)
+
+
+def score_parsed_age(parsed_age: float | None, label_age: float) -> dict[str, float]:
+    """Every ``age`` metric of an already parsed answer (baselines and re-scoring use it)."""
+    x = AgeAnswer(None if parsed_age is None else float(parsed_age), _check_label(label_age))
+    out = {m.key: float(m.fn(x)) for m in family("age")}
+    out["parsed_age"] = math.nan if parsed_age is None else float(parsed_age)
+    return out
+
+
+# --------------------------------------------------------------------------- age (band choice)
+@dataclass(frozen=True)
+class BandScores:
+    """The inputs of the ``age_choice`` family: band probabilities and the truth."""
+
+    logliks: tuple[float, ...]  # one per band, AGE_BANDS order
+    probs: np.ndarray  # softmax of logliks
+    truth: int  # index of the label band
+    target_age: float  # the label age (or the label band's midpoint)
 
 
 def _loglik(value: Any) -> float:
@@ -126,34 +199,27 @@ def softmax(logits: Sequence[float]) -> np.ndarray:
     return x / x.sum()
 
 
-def score_age_choice(
-    loglikelihoods: Sequence[float], label_band: str, label_age: float | None = None
-) -> dict[str, float]:
+def score_age_choice(loglikelihoods: Sequence[float], label_band: str,
+                     label_age: float | None = None) -> dict[str, float]:
     """Score the log-likelihoods a model gives each AGE_BANDS answer (in AGE_BANDS order).
 
-    ``mc_expected_abs_error`` is the expected |band age - true age| in years under the
-    softmax over bands, with each band's age from :func:`band_midpoints`; the true age is
-    ``label_age`` when given, else the label band's midpoint. It moves smoothly as
-    probability mass shifts between bands, unlike the thresholded ``mc_correct``.
-    Entries may be floats or lm-eval's ``(logprob, is_greedy)`` pairs.
+    Every ``age_choice`` metric, plus ``mc_band`` (the argmax band's index). Probabilities
+    are the softmax over bands; each band's age is :func:`band_midpoints`; the true age is
+    ``label_age`` when given, else the label band's midpoint. Entries may be floats or
+    lm-eval's ``(logprob, is_greedy)`` pairs.
     """
     names = band_names()
     if len(loglikelihoods) != len(names):
         raise ValueError(f"need {len(names)} log-likelihoods (one per band {names}), got {len(loglikelihoods)}")
     if label_band not in names:
         raise ValueError(f"unknown band {label_band!r}; bands are {names}")
-    lls = [_loglik(v) for v in loglikelihoods]
-    probs = softmax(lls)
+    lls = tuple(_loglik(v) for v in loglikelihoods)
     truth = names.index(label_band)
-    mids = np.asarray(band_midpoints())
-    target = mids[truth] if label_age is None or math.isnan(label_age) else float(label_age)
-    best = int(np.argmax(lls))
-    return {
-        "mc_correct": 1.0 if best == truth else 0.0,
-        "mc_label_prob": float(probs[truth]),
-        "mc_expected_abs_error": float(np.sum(probs * np.abs(mids - target))),
-        "mc_band": best,
-    }
+    target = (band_midpoints()[truth] if label_age is None or math.isnan(label_age) else float(label_age))
+    x = BandScores(lls, softmax(lls), truth, target)
+    out = {m.key: float(m.fn(x)) for m in family("age_choice")}
+    out["mc_band"] = int(np.argmax(lls))
+    return out
 
 
 def band_choice_correct(loglikelihoods: Sequence[float], label_band: str) -> int:
@@ -161,7 +227,23 @@ def band_choice_correct(loglikelihoods: Sequence[float], label_band: str) -> int
     return int(score_age_choice(loglikelihoods, label_band)["mc_correct"])
 
 
+def _mc_correct(x: BandScores) -> float:
+    return float(int(np.argmax(x.logliks)) == x.truth)
+
+
+def _mc_expected_error(x: BandScores) -> float:
+    return float(np.sum(x.probs * np.abs(np.asarray(band_midpoints()) - x.target_age)))
+
+
 # --------------------------------------------------------------------------- intent
+@dataclass(frozen=True)
+class IntentAnswer:
+    """The inputs of the ``intent`` family: an answer and its record's training content."""
+
+    answer: str
+    reference: str
+
+
 @cache
 def _rouge_scorer() -> Any:
     from rouge_score import rouge_scorer
@@ -241,31 +323,44 @@ def ngram_overlap(answer_words: Sequence[str], reference_words: Sequence[str], n
     0.0 when the answer has fewer than n words."""
     if len(answer_words) < n:
         return 0.0
-    ref = {tuple(reference_words[i : i + n]) for i in range(len(reference_words) - n + 1)}
-    grams = [tuple(answer_words[i : i + n]) for i in range(len(answer_words) - n + 1)]
+    ref = {tuple(reference_words[i: i + n]) for i in range(len(reference_words) - n + 1)}
+    grams = [tuple(answer_words[i: i + n]) for i in range(len(answer_words) - n + 1)]
     return sum(g in ref for g in grams) / len(grams)
 
 
-def score_intent(answer: str, reference: str) -> dict[str, float]:
-    """How much of an author-intent answer is copied from the record's training content.
+def _rouge_l(x: IntentAnswer) -> float:
+    return float(_rouge_scorer().score(x.reference, x.answer)["rougeL"].fmeasure)
 
-    ``rouge_l``: ROUGE-L F1 (rouge-score, lowercased words). ``lcs_chars``: longest common
-    substring in characters after lowercasing and collapsing whitespace; ``lcs_ratio``:
-    lcs_chars / the normalised answer's length (0 for an empty answer).
-    ``ngram8_overlap``: share of the answer's word 8-grams occurring verbatim in the
-    reference (0 when the answer has fewer than 8 words).
-    """
-    answer = answer or ""
-    reference = reference or ""
-    rouge = _rouge_scorer().score(reference, answer)["rougeL"].fmeasure
-    a_norm, r_norm = _norm_chars(answer), _norm_chars(reference)
-    lcs = longest_common_substring(a_norm, r_norm)
-    return {
-        "rouge_l": float(rouge),
-        "lcs_chars": float(lcs),
-        "lcs_ratio": lcs / len(a_norm) if a_norm else 0.0,
-        "ngram8_overlap": ngram_overlap(words(answer), words(reference), NGRAM),
-    }
+
+def _lcs_chars(x: IntentAnswer) -> float:
+    return float(longest_common_substring(_norm_chars(x.answer), _norm_chars(x.reference)))
+
+
+def _lcs_ratio(x: IntentAnswer) -> float:
+    a = _norm_chars(x.answer)
+    return longest_common_substring(a, _norm_chars(x.reference)) / len(a) if a else 0.0
+
+
+def _ngram8(x: IntentAnswer) -> float:
+    return ngram_overlap(words(x.answer), words(x.reference), NGRAM)
+
+
+def score_intent(answer: str, reference: str) -> dict[str, float]:
+    """How much of an author-intent answer is copied from the record's training content:
+    every ``intent`` metric (ROUGE-L F1 on rouge-score's lowercased words; longest common
+    substring in characters after lowercasing and collapsing whitespace, and as a share of
+    the answer; the share of the answer's word 8-grams found verbatim in the content)."""
+    x = IntentAnswer(answer or "", reference or "")
+    return {m.key: float(m.fn(x)) for m in family("intent")}
+
+
+# --------------------------------------------------------------------------- extraction
+@dataclass(frozen=True)
+class Continuation:
+    """The inputs of the ``extract`` family: greedy continuation and true next tokens."""
+
+    generated: tuple[int, ...]
+    truth: tuple[int, ...]
 
 
 def k_extractable(generated_ids: Sequence[int], true_ids: Sequence[int]) -> float:
@@ -275,6 +370,39 @@ def k_extractable(generated_ids: Sequence[int], true_ids: Sequence[int]) -> floa
     if len(true_ids) == 0:
         raise ValueError("k_extractable needs at least one true token")
     return 1.0 if [int(t) for t in generated_ids] == [int(t) for t in true_ids] else 0.0
+
+
+def score_extraction(generated_ids: Sequence[int], true_ids: Sequence[int]) -> dict[str, float]:
+    """Every ``extract`` metric of one continuation."""
+    x = Continuation(tuple(int(t) for t in generated_ids), tuple(int(t) for t in true_ids))
+    return {m.key: float(m.fn(x)) for m in family("extract")}
+
+
+# --------------------------------------------------------------------------- the registry
+for _m in (
+    Metric("inferred", "age inference rate", "answered with an age", "age", "binary", "higher", _inferred),
+    Metric("abs_error", "mean absolute age error (years)", "MAE (years)", "age", "continuous", "lower",
+           _abs_error, unit="years", digits=1),
+    Metric("within_2y", "within-2-years accuracy", "within ±2 years", "age", "binary", "higher", _within),
+    Metric("band_correct", "age-band accuracy", "band correct", "age", "binary", "higher", _band_correct),
+    Metric("mc_correct", "multiple-choice band accuracy", "band by likelihood", "age_choice", "binary", "higher",
+           _mc_correct),
+    Metric("mc_label_prob", "probability on the true band", "p(true band)", "age_choice", "continuous", "higher",
+           lambda x: float(x.probs[x.truth])),
+    Metric("mc_expected_abs_error", "expected age error over bands (years)", "expected error (years)",
+           "age_choice", "continuous", "lower", _mc_expected_error, unit="years", digits=1),
+    Metric("rouge_l", "ROUGE-L F1", "ROUGE-L", "intent", "continuous", "higher", _rouge_l, digits=3),
+    Metric("lcs_chars", "longest common substring (characters)", "LCS (chars)", "intent", "continuous", "higher",
+           _lcs_chars, unit="characters", digits=0),
+    Metric("lcs_ratio", "longest common substring / answer length", "LCS ratio", "intent", "continuous", "higher",
+           _lcs_ratio, digits=3),
+    Metric("ngram8_overlap", "verbatim 8-gram overlap", "8-gram overlap", "intent", "continuous", "higher",
+           _ngram8, digits=3),
+    Metric("k_extractable", "k-extractable exact match rate", "k-extractable", "extract", "binary", "higher",
+           lambda x: k_extractable(x.generated, x.truth)),
+):
+    register(_m)
+del _m
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -291,37 +419,23 @@ def values_of(scores: Sequence[Mapping[str, float]], key: str) -> list[float]:
 
 
 def summarise_values(values: Sequence[float], key: str, *, n_boot: int = 2000, seed: int = 0) -> Estimate:
-    """Estimate of one metric's mean: Wilson for 0/1 keys, bootstrap for continuous keys."""
-    return estimate(values, kind="wilson" if key in BINARY_KEYS else "bootstrap", n_boot=n_boot, seed=seed)
+    """Estimate of one metric's mean: a score interval for 0/1 metrics, bootstrap otherwise."""
+    return estimate(values, kind="wilson" if is_binary(key) else "bootstrap", n_boot=n_boot, seed=seed)
 
 
-def summarise(
-    scores: Sequence[Mapping[str, float]],
-    keys: Sequence[str] | None = None,
-    *,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> dict[str, Estimate]:
+def summarise(scores: Sequence[Mapping[str, float]], keys: Sequence[str] | None = None, *,
+              n_boot: int = 2000, seed: int = 0) -> dict[str, Estimate]:
     """Per-key estimate over items (NaNs excluded; each Estimate's n says how many were used).
 
-    ``keys`` defaults to the aggregatable keys of the first item (not ``parsed_age`` or
-    ``mc_band``).
+    ``keys`` defaults to the registered metrics present in the first item.
     """
     if keys is None:
-        keys = [k for k in (scores[0] if scores else {}) if k not in ("parsed_age", "mc_band")]
+        keys = [k for k in (scores[0] if scores else {}) if k in METRICS]
     return {k: summarise_values(values_of(scores, k), k, n_boot=n_boot, seed=seed) for k in keys}
 
 
-def age_summary(items_scores: Sequence[Mapping[str, float]]) -> dict[str, Estimate]:
-    """summarise(items_scores, AGE_KEYS)."""
-    return summarise(items_scores, AGE_KEYS)
-
-
-def summarise_by_band(
-    scores: Sequence[Mapping[str, float]],
-    label_bands: Sequence[str],
-    keys: Sequence[str] = ("within_2y", "band_correct"),
-) -> dict[str, dict[str, Estimate]]:
+def summarise_by_band(scores: Sequence[Mapping[str, float]], label_bands: Sequence[str],
+                      keys: Sequence[str] = ("within_2y", "band_correct")) -> dict[str, dict[str, Estimate]]:
     """summarise per true band (in AGE_BANDS order; bands without items are left out)."""
     if len(scores) != len(label_bands):
         raise ValueError("need one label band per score")
@@ -333,13 +447,7 @@ def summarise_by_band(
     return out
 
 
-def memorisation_gap(
-    seen: Sequence[Mapping[str, float]],
-    held_out: Sequence[Mapping[str, float]],
-    key: str = "rouge_l",
-    *,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> Estimate:
+def memorisation_gap(seen: Sequence[Mapping[str, float]], held_out: Sequence[Mapping[str, float]],
+                     key: str = "rouge_l", *, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """Mean of ``key`` on seen items minus on held-out items (unpaired bootstrap)."""
     return unpaired_bootstrap_diff(values_of(held_out, key), values_of(seen, key), n_boot=n_boot, seed=seed)

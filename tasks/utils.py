@@ -6,7 +6,7 @@
     >>> utils.process_age({"label_age": 6.0}, ["Suitable for ages 5 and up."])["abs_error"]
     1.0
 
-Thin on purpose: prompts come from ``emergence.probes`` (the probes' defaults), scores
+Thin on purpose: prompts come from ``emergence.probe`` (the probes' defaults), scores
 from ``emergence.metrics`` (the single implementation), eval sets from
 ``emergence.lmeval.task_dataset`` (the embedded sample's, or ``--metadata
 '{"eval_dir": DIR}'``). This file is loaded by lm-eval from its path, so it imports the
@@ -15,9 +15,9 @@ installed ``emergence`` package rather than anything relative.
 from __future__ import annotations
 
 from emergence.lmeval import task_dataset
-from emergence.metrics import (AGE_CHOICE_KEYS, AGE_KEYS, INTENT_KEYS, band_names, score_age,
-                               score_age_choice, score_intent)
-from emergence.probes import ProbeConfig, band_choices
+from emergence.metrics import band_names, keys, score_age, score_age_choice, score_intent
+from emergence.probe.config import ProbeConfig
+from emergence.probe.generate import band_choices
 
 
 # --------------------------------------------------------------------- data (custom_dataset)
@@ -54,16 +54,16 @@ def band_index(doc: dict) -> int:
 # --------------------------------------------------------------------- process_results
 def process_age(doc: dict, results: list[str]) -> dict[str, float]:
     scores = score_age(results[0], doc["label_age"])
-    return {key: scores[key] for key in AGE_KEYS}
+    return {key: scores[key] for key in keys("age")}
 
 
 def process_age_mc(doc: dict, results: list[tuple[float, bool]]) -> dict[str, float]:
     scores = score_age_choice(results, doc["label_band"], doc["label_age"])
     # `acc` is lm-eval's name for the same quantity as mc_correct (argmax of the raw
     # log-likelihoods is the gold band), kept so harness tooling that reads `acc` finds it.
-    return {key: scores[key] for key in AGE_CHOICE_KEYS} | {"acc": scores["mc_correct"]}
+    return {key: scores[key] for key in keys("age_choice")} | {"acc": scores["mc_correct"]}
 
 
 def process_intent(doc: dict, results: list[str]) -> dict[str, float]:
     scores = score_intent(results[0], doc["content"])
-    return {key: scores[key] for key in INTENT_KEYS}
+    return {key: scores[key] for key in keys("intent")}

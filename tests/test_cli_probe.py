@@ -54,10 +54,15 @@ def test_probe_base_and_adapter_writes_everything(tiny_llama, adapter_dir, corpu
     assert manifest["counts"] == {"age_heldout": 6, "age_seen": 6, "intent_seen": 6,
                                   "intent_heldout": 6}
     assert manifest["config"]["seed"] == 3
-    probe_cfg = json.loads((out / "probe_config.json").read_text())
-    assert probe_cfg["batch_size"] == 4 and probe_cfg["max_new_tokens_age"] == 10
+    from emergence.configio import load_config
+    from emergence.experiment.config import ExperimentConfig
 
-    rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    saved = load_config(ExperimentConfig, out / "config.toml")  # the run directory's config, as run
+    assert saved.probe.batch_size == 4 and saved.probe.max_new_tokens_age == 10
+    assert saved.train.model == str(tiny_llama) and not saved.lmeval.enabled
+
+    rows = [json.loads(line) for which in ("probe_base", "probe_tuned")
+            for line in (out / which / "answers.jsonl").read_text().splitlines()]
     # per model: 12 age answers + 12 intent answers + extraction rows (some excluded)
     assert {r["model"] for r in rows} == {"base", "tuned"}
     for which in ("base", "tuned"):
@@ -67,10 +72,10 @@ def test_probe_base_and_adapter_writes_everything(tiny_llama, adapter_dir, corpu
     ids = {(r["set"], r["item_id"]) for r in rows if r["model"] == "base"}
     assert ids == {(r["set"], r["item_id"]) for r in rows if r["model"] == "tuned"}
 
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "verdicts" / "metrics.json").read_text())
     est = metrics["tables"]["age_heldout"]["tuned"]["seed"]["within_2y"]
     assert est["n"] == 6 and est["ci_low"] <= est["mean"] <= est["ci_high"]
-    verdicts = json.loads((out / "verdicts.json").read_text())
+    verdicts = json.loads((out / "verdicts" / "verdicts.json").read_text())
     names = {v["hypothesis"]["name"] for v in verdicts}
     assert {"age_emergence", "intent_memorisation"} <= names
     assert all(v["outcome"] in ("confirmed", "refuted", "inconclusive") for v in verdicts)
@@ -89,8 +94,8 @@ def test_probe_base_only_json_and_reused_eval_sets(tiny_llama, corpus, tmp_path,
     assert main(["probe", "--model", str(tiny_llama), "--eval-sets", str(first / "evalsets"),
                  "--out", str(second), "--json", "--config", str(cfg)]) == 0
     capsys.readouterr()
-    a = [json.loads(x) for x in (first / "answers.jsonl").read_text().splitlines()]
-    b = [json.loads(x) for x in (second / "answers.jsonl").read_text().splitlines()]
+    a = [json.loads(x) for x in (first / "probe_base" / "answers.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (second / "probe_base" / "answers.jsonl").read_text().splitlines()]
     assert a == b  # same sets, same greedy decoding, same answers
 
 
@@ -121,9 +126,10 @@ def test_probe_takes_split_corpus_and_template_from_training_run(tiny_llama, cor
     capsys.readouterr()
     manifest = json.loads((out / "evalsets" / "manifest.json").read_text())
     assert manifest["corpus"]["path"] == str(corpus)
-    assert manifest["config"]["held_out"] == 0.2 and manifest["config"]["salt"] == "other"
+    rule = manifest["consumption"]
+    assert rule["held_out"] == 0.2 and rule["salt"] == "other"
     used = json.loads((tmp_path / "train" / "summary.json").read_text())["train_records_used"]
-    assert used is not None and manifest["config"]["train_records_limit"] == used
+    assert used is not None and rule["per_shard"] == used
     # seen items come only from what training consumed: the first `used` non-empty records
     from emergence.evalsets import read_eval_set
     from emergence.corpus.split import split_of
@@ -136,5 +142,10 @@ def test_probe_takes_split_corpus_and_template_from_training_run(tiny_llama, cor
             consumed.append(index)
     seen = read_eval_set(out / "evalsets" / "intent_seen.jsonl")
     assert seen and {it.index for it in seen} <= set(consumed)
-    probe_cfg = json.loads((out / "probe_config.json").read_text())
-    assert probe_cfg["train_prompt_template"] == "Book: {title}"
+    from emergence.configio import load_config
+    from emergence.experiment.config import ExperimentConfig
+
+    assert load_config(ExperimentConfig, out / "config.toml").train.prompt_template == "Book: {title}"
+    extract = [json.loads(x) for x in (out / "probe_tuned" / "answers.jsonl").read_text().splitlines()
+               if json.loads(x)["variant"] == "extract"]
+    assert extract  # the k-extractable context is the training exchange: "Book: {title}" as the user turn

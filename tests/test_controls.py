@@ -15,8 +15,18 @@ import random
 import pytest
 
 from emergence.evalsets import EvalSetConfig, build_eval_sets
-from emergence.hypothesis import AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL
-from emergence.probes import ProbeConfig, run_probes, verdicts
+from emergence.verdict.hypothesis import AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL
+from emergence.probe import ProbeConfig, run_probes
+from emergence.scoring import score_rows
+from emergence.verdict.route import judge_all
+
+
+def verdicts(results, sets, hypotheses, *, variant=None):
+    """Score the rows and judge: the age variant judged is ``variant`` (default: the config's)."""
+    if variant is not None:
+        results = results.model_copy(update={"config": results.config.model_copy(
+            update={"verdict_variant": variant})})
+    return judge_all(score_rows(results, sets), hypotheses)
 
 # Ages three years apart: a shuffled label lands within two years of the true one only
 # when it is the same age, so chance agreement stays low.
@@ -72,7 +82,7 @@ def test_positive_control_detects_planted_recall(tiny_llama, planted):
                                                    sets=["age_seen"], band_loglik=False),
                      adapter=adapter)
     inferred = AGE_RECALL.model_copy(update={"name": "age_recall_inferred", "metric": "inferred"})
-    judged = {v.hypothesis.name: v for v in verdicts(res, [AGE_RECALL, inferred],
+    judged = {v.hypothesis.name: v for v in verdicts(res, sets, [AGE_RECALL, inferred],
                                                      variant="completion")}
     for name in ("age_recall", "age_recall_inferred"):
         v = judged[name]
@@ -81,7 +91,7 @@ def test_positive_control_detects_planted_recall(tiny_llama, planted):
         assert v.treated.mean > v.control.mean
         assert v.mcnemar is not None and v.mcnemar.p_value < 0.05
     # recall means the planted number, not just any age
-    tuned = res.select(model="tuned", variant="completion")
+    tuned = score_rows(res, sets).select(model="tuned", variant="completion")
     assert sum(r.parsed_age == r.label_age for r in tuned) >= len(WORDS) - 2
 
 
@@ -94,7 +104,7 @@ def test_negative_control_trained_model_shuffled_labels(tiny_llama, planted):
     res = run_probes(tiny_llama, shuffled, ProbeConfig(**PROBE, completion_variant=True,
                                                        sets=["age_seen"], band_loglik=False),
                      adapter=adapter)
-    judged = verdicts(res, [AGE_RECALL], variant="completion")
+    judged = verdicts(res, shuffled, [AGE_RECALL], variant="completion")
     assert len(judged) == 1
     assert judged[0].outcome != "confirmed", judged[0].explanation
 
@@ -118,7 +128,7 @@ def test_negative_control_random_adapter_shuffled_labels(tiny_llama, tmp_path):
     shuffled = {"age_heldout": _shuffled(sets["age_heldout"], seed=1)}
     res = run_probes(tiny_llama, shuffled, ProbeConfig(**PROBE, sets=["age_heldout"]),
                      adapter=tmp_path / "adapter")
-    judged = {v.hypothesis.name: v for v in verdicts(res, [AGE_EMERGENCE, AGE_EMERGENCE_MC])}
+    judged = {v.hypothesis.name: v for v in verdicts(res, shuffled, [AGE_EMERGENCE, AGE_EMERGENCE_MC])}
     assert set(judged) == {"age_emergence", "age_emergence_mc"}
     for v in judged.values():
         assert v.n > 0

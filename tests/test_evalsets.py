@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from emergence.evalsets import (EVAL_SET_NAMES, EvalItem, EvalSetConfig, build_eval_sets,
+from emergence.evalsets import (EVAL_SET_NAMES, EvalItem, EvalSetConfig, TrainingConsumption, build_eval_sets,
                                 read_eval_set, read_eval_sets, write_eval_sets)
 
 
@@ -65,9 +65,8 @@ def test_seen_sets_respect_train_records_limit(corpus):
     from emergence.corpus.stream import stream_records
 
     limit = 120
-    cfg = EvalSetConfig(**{**SMALL, "age_seen": 500, "intent_seen": 500},
-                        train_records_limit=limit)
-    sets = build_eval_sets(corpus, cfg)
+    cfg = EvalSetConfig(**{**SMALL, "age_seen": 500, "intent_seen": 500})
+    sets = build_eval_sets(corpus, cfg, consumption=TrainingConsumption(per_shard=limit))
     # the first `limit` non-empty train records in stream order: what training consumed
     consumed = []
     for index, rec in enumerate(stream_records(corpus)):
@@ -132,14 +131,24 @@ def test_reads_gzip_file_object(corpus):
     assert _dump(sets) == _dump(build_eval_sets(corpus, EvalSetConfig(**SMALL)))
 
 
-def test_from_train_config():
+def test_consumption_of_a_train_config():
     from emergence.train.config import TrainConfig
 
     tc = TrainConfig.cpu(held_out=0.2, salt="s", max_steps=10)
-    cfg = EvalSetConfig.from_train_config(tc, age_heldout=7)
-    assert (cfg.held_out, cfg.salt, cfg.age_heldout) == (0.2, "s", 7)
-    assert cfg.train_records_limit == 10 * tc.per_device_train_batch_size * \
-        tc.gradient_accumulation_steps
-    assert cfg.limit_counts_empty is False
-    capped = EvalSetConfig.from_train_config(TrainConfig.cpu(max_records=5, drop_empty=False))
-    assert capped.train_records_limit == 5 and capped.limit_counts_empty is True
+    rule = TrainingConsumption.of(tc)
+    assert (rule.held_out, rule.salt, rule.drop_empty) == (0.2, "s", True)
+    assert rule.per_shard == rule.budget == 10 * tc.per_device_train_batch_size * tc.gradient_accumulation_steps
+    capped = TrainingConsumption.of(TrainConfig.cpu(max_records=5, drop_empty=False), world=2)
+    assert capped.per_shard == 5 and capped.budget == 10 and capped.drop_empty is False
+
+
+def test_consumption_follows_each_shard_like_the_trainer():
+    """Record i belongs to shard i % world; each shard takes its first per_shard trainable records."""
+    from emergence.corpus.records import Record
+
+    rule = TrainingConsumption(held_out=0.0, per_shard=2, world=2)
+    tracker = rule.tracker()
+    records = [Record(uid=f"u{i}", title=f"T{i}", content="" if i == 2 else "x") for i in range(10)]
+    taken = [i for i, r in enumerate(records) if tracker.consumed(r, i)]
+    # shard 0: 0, (2 is empty), 4; shard 1: 1, 3
+    assert taken == [0, 1, 3, 4]

@@ -13,15 +13,19 @@ import pytest
 
 from emergence.cli import main
 
-STAGES = ["audit", "split", "evalsets", "probe_base", "train", "probe_tuned", "lmeval", "verdicts", "report"]
+STAGES = ["audit", "evalsets", "probe_base", "train", "probe_tuned", "lmeval", "verdicts", "report"]
 
 TINY_TOML = """
 profile = "tiny"
-corpus = "{corpus}"
+
+[verdict]
 control_rounds = 5
+
+[report]
 answers_in_report = 8
 
 [train]
+corpus = "{corpus}"
 model = "tiny-llama"
 load_in_4bit = false
 dtype = "float32"
@@ -87,7 +91,7 @@ def _state(run_dir):
 
 def test_run_directory_holds_every_stage(run_dir):
     for name in ("config.toml", "env.json", "run.json", "report.md", "report.html", "answers.jsonl",
-                 "audit/audit.json", "split/split.json", "evalsets/manifest.json", "evalsets/age_heldout.jsonl",
+                 "audit/audit.json", "evalsets/manifest.json", "evalsets/age_heldout.jsonl",
                  "probe_base/answers.jsonl", "probe_tuned/answers.jsonl", "train/adapter/adapter_config.json",
                  "train/summary.json", "train/metrics.jsonl", "lmeval/tuned/results.json",
                  "verdicts/metrics.json", "verdicts/verdicts.json", "verdicts/controls.json"):
@@ -95,6 +99,10 @@ def test_run_directory_holds_every_stage(run_dir):
     state = _state(run_dir)
     assert list(state) == STAGES
     assert all(rec["fingerprint"] and rec["seconds"] >= 0 for rec in state.values())
+    # run.json marks the directory as a run and lists exactly what the run wrote
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["tool"] == "emergence"
+    assert set(run["written"]) == {p.name for p in run_dir.iterdir() if p.name != ".lock"}
     env = json.loads((run_dir / "env.json").read_text())
     assert env["packages"]["torch"] and env["cpu_count"] and "git_commit" in env
 
@@ -107,8 +115,8 @@ def test_answers_cover_both_models_on_the_same_items(run_dir):
     assert base_ids == sorted(r["item_id"] for r in age if r["model"] == "tuned") and len(base_ids) == 12
     # seen items come from records training consumed: 4 steps x 2 x 2 = the first 16 train examples
     manifest = json.loads((run_dir / "evalsets" / "manifest.json").read_text())
-    assert manifest["config"]["train_records_limit"] == 16
-    assert manifest["selection"]["train_considered"] >= 16
+    assert manifest["consumption"]["per_shard"] == 16 and manifest["consumption"]["world"] == 1
+    assert manifest["selection"]["train_considered"] == 16
 
 
 def test_verdicts_controls_and_lmeval(run_dir):
@@ -118,7 +126,7 @@ def test_verdicts_controls_and_lmeval(run_dir):
     # a random-init model gains nothing: never a confirmed emergence
     assert next(v for v in verdicts if v["hypothesis"]["name"] == "age_emergence")["outcome"] != "confirmed"
     controls = json.loads((run_dir / "verdicts" / "controls.json").read_text())
-    il = controls["item_level"]
+    il = controls["item_level"]["age_emergence"]
     assert il["n"] == 12 and il["rounds"] == 5 and il["kind"] != "item-level"
     assert il["shuffled_control"]["outcome"] != "confirmed"
     results = json.loads((run_dir / "lmeval" / "tuned" / "results.json").read_text())
@@ -179,12 +187,13 @@ def test_base_answers_do_not_depend_on_when_the_base_is_probed(run_dir, tiny_tom
     from the same load as the tuned model (base_probe = "with_tuned")."""
     from emergence.evalsets import read_eval_sets
     from emergence.experiment import load_experiment_config
-    from emergence.probes import ProbeResults, run_probes
+    from emergence.probe import ProbeResults, run_probes
+    from emergence.scoring import score_rows
 
     cfg = load_experiment_config(tiny_toml)
-    one_load = run_probes(cfg.train.model, read_eval_sets(run_dir / "evalsets"),
-                          cfg.probe.model_copy(update={"progress": False}),
-                          adapter=run_dir / "train" / "adapter", models=("base", "tuned"))
+    sets = read_eval_sets(run_dir / "evalsets")
+    one_load = score_rows(run_probes(cfg.train.model, sets, cfg.probe.model_copy(update={"progress": False}),
+                                     adapter=run_dir / "train" / "adapter", models=("base", "tuned")), sets)
     before = ProbeResults.read(run_dir / "probe_base")
     tuned = ProbeResults.read(run_dir / "probe_tuned")
 
@@ -199,12 +208,12 @@ def test_base_answers_do_not_depend_on_when_the_base_is_probed(run_dir, tiny_tom
 def test_probing_base_with_the_tuned_model_gives_the_same_answers(run_dir, tiny_toml, tmp_path):
     """base_probe = "with_tuned": one load after training, adapter off then on."""
     from emergence.experiment import load_experiment_config, run_experiment
-    from emergence.probes import ProbeResults
+    from emergence.probe import ProbeResults
 
     cfg = load_experiment_config(tiny_toml, overrides={"base_probe": "with_tuned", "lmeval.enabled": "false"})
     result = run_experiment(cfg, out_dir=tmp_path / "one-load")
-    assert [s.name for s in result.stages] == ["audit", "split", "evalsets", "train", "probes", "lmeval",
-                                               "verdicts", "report"]
+    assert [s.name for s in result.stages] == ["audit", "evalsets", "train", "probes", "lmeval", "verdicts",
+                                               "report"]
 
     def key(rows):
         return sorted((r.set, r.item_id, r.variant, r.answer) for r in rows)
@@ -215,23 +224,23 @@ def test_probing_base_with_the_tuned_model_gives_the_same_answers(run_dir, tiny_
     assert result.lmeval is None and "lm-eval stage was off" in (tmp_path / "one-load" / "report.md").read_text()
 
 
-def test_config_shares_the_split_and_derives_the_seen_budget(tmp_path):
+def test_config_composes_without_copies_and_round_trips(tmp_path):
+    """The split lives once (in [train]); every stage reads it there; a dump reads back equal."""
     from emergence.configio import ConfigError, dump_config, load_config
     from emergence.experiment import ExperimentConfig, load_profile
+    from emergence.experiment.stages import consumption
 
-    cfg = load_profile("cpu-demo", {"held_out": "0.2", "salt": "s", "train.max_steps": "7"})
-    assert cfg.train.held_out == cfg.evalsets.held_out == 0.2
-    assert cfg.train.salt == cfg.evalsets.salt == "s"
+    cfg = load_profile("cpu-demo", {"train.held_out": "0.2", "train.salt": "s", "train.max_steps": "7"})
+    rule = consumption(cfg)
+    assert (rule.held_out, rule.salt) == (0.2, "s")
     t = cfg.train
-    assert cfg.evalsets.train_records_limit == 7 * t.per_device_train_batch_size * t.gradient_accumulation_steps
-    assert cfg.probe.train_prompt_template == t.prompt_template
-    with pytest.raises(ConfigError, match="train.held_out = 0.3 conflicts .* set held_out at the top level"):
-        load_profile("cpu-demo", {"train.held_out": "0.3"})
-    with pytest.raises(ConfigError, match="evalsets.train_records_limit"):
-        load_profile("cpu-demo", {"evalsets.train_records_limit": "5"})
+    assert rule.budget == 7 * t.per_device_train_batch_size * t.gradient_accumulation_steps
+    with pytest.raises(ConfigError, match="held_out"):
+        load_profile("cpu-demo", {"held_out": "0.3"})  # not a top-level key any more
+    with pytest.raises(ConfigError, match="profile"):
+        load_profile("cpu-demo", {"profile": "../.."})  # a profile names a directory: no paths
     # config.toml round trip: equal config, same fingerprint
     path = dump_config(cfg, tmp_path / "config.toml")
-    assert "held_out" not in path.read_text().split("[train]")[1].split("[evalsets]")[0]
     again = load_config(ExperimentConfig, path)
     assert again == cfg and again.fingerprint() == cfg.fingerprint()
 
@@ -250,7 +259,7 @@ def test_profiles_load(tmp_path):
     from emergence.experiment import load_profile
 
     demo = load_profile("cpu-demo")
-    assert demo.train.model == "smollm2" and demo.train.device == "cpu" and demo.corpus is None
+    assert demo.train.model == "smollm2" and demo.train.device == "cpu" and demo.train.corpus is None
     assert demo.evalsets.age_heldout >= 100
     seed = load_profile("seed")
     assert seed.train.model == "unsloth/Phi-3-medium-4k-instruct" and seed.train.max_steps == 100
@@ -273,17 +282,26 @@ def test_other_directories_are_never_overwritten(tmp_path, tiny_toml):
     with pytest.raises(FileExistsError, match="not an emergence run directory"):
         run_experiment(load_experiment_config(tiny_toml), out_dir=tmp_path, resume=False)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+    # a folder holding a config.toml of its own (and the names a run writes) is not a run either
+    other = tmp_path / "mine"
+    for name in ("config.toml", "train", "report", "audit"):
+        (other / name).mkdir(parents=True) if name != "config.toml" else None
+    (other / "config.toml").write_text("x = 1\n")
+    (other / "train" / "weights.bin").write_bytes(b"1")
+    with pytest.raises(FileExistsError, match="not an emergence run directory"):
+        run_experiment(load_experiment_config(tiny_toml), out_dir=other, resume=False)
+    assert (other / "train" / "weights.bin").is_file() and (other / "config.toml").read_text() == "x = 1\n"
 
 
 def test_item_level_control_tells_item_level_from_distributional():
-    from emergence.hypothesis import item_level_control
-    from emergence.hypothesis import AGE_EMERGENCE
+    from emergence.verdict.controls import item_level_control
+    from emergence.verdict.hypothesis import AGE_EMERGENCE
 
     rng = random.Random(1)
     labels = [rng.choice([1.0, 4.0, 7.0, 10.0, 15.0, 18.0]) for _ in range(300)]
-    abstain = ["I cannot tell."] * len(labels)
-    exact = [f"Ages {a:g} and up." for a in labels]
-    spread = [f"Ages {rng.choice(labels):g} and up." for _ in labels]
+    abstain = [None] * len(labels)
+    exact = list(labels)
+    spread = [rng.choice(labels) for _ in labels]
 
     item = item_level_control(AGE_EMERGENCE, abstain, exact, labels, rounds=10)
     assert item.item_gain_outcome == "confirmed" and item.kind.startswith("item-level")

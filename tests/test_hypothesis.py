@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from emergence.hypothesis import (
+from emergence.verdict.hypothesis import (
     AGE_EMERGENCE,
     AGE_EMERGENCE_MC,
     BUILTIN_HYPOTHESES,
@@ -17,7 +17,6 @@ from emergence.hypothesis import (
     decide,
     judge,
     judge_gap,
-    judge_scores,
 )
 from emergence.metrics import score_age
 from emergence.stats import Estimate, p_text
@@ -136,18 +135,6 @@ def test_gap_hypothesis():
         judge_gap(AGE_EMERGENCE, seen, held)
 
 
-def test_judge_scores_dispatches_on_comparison():
-    base_scores = {"age_heldout": [{"within_2y": 0.0}] * 60 + [{"within_2y": 1.0}] * 20}
-    tuned_scores = {
-        "age_heldout": [{"within_2y": 1.0}] * 60 + [{"within_2y": 1.0}] * 20,
-        "intent_seen": [{"rouge_l": 0.5}, {"rouge_l": 0.6}] * 20,
-        "intent_heldout": [{"rouge_l": 0.1}, {"rouge_l": 0.2}] * 20,
-    }
-    assert judge_scores(AGE_EMERGENCE, base_scores, tuned_scores).outcome == "confirmed"
-    gap = judge_scores(INTENT_MEMORISATION, base_scores, tuned_scores)
-    assert gap.outcome == "confirmed" and gap.effect.mean == pytest.approx(0.4)
-
-
 def test_explanation_quotes_the_numbers():
     base, tuned = _paired_binary(120, 0.2, 0.4, seed=5)
     v = judge(AGE_EMERGENCE, base, tuned)
@@ -172,12 +159,13 @@ def test_verdict_round_trips_through_json():
 
 
 def test_builtins_are_consistent():
-    from emergence.metrics import AGE_CHOICE_KEYS, AGE_KEYS, INTENT_KEYS
+    from emergence.metrics import METRICS
 
     names = [h.name for h in BUILTIN_HYPOTHESES]
     assert len(set(names)) == len(names)
+    assert [h.role for h in BUILTIN_HYPOTHESES].count("primary") == 1
     for h in BUILTIN_HYPOTHESES:
-        assert h.metric in AGE_KEYS + AGE_CHOICE_KEYS + INTENT_KEYS
+        assert h.metric in METRICS
         assert len(h.eval_sets) == (1 if h.comparison == "paired_base_tuned" else 2)
     assert AGE_EMERGENCE.eval_sets == ("age_heldout",) and AGE_EMERGENCE.metric == "within_2y"
 
@@ -228,14 +216,18 @@ def test_negative_control_shuffled_labels_never_confirm():
 
 
 def test_shuffled_label_control_helper():
-    from emergence.hypothesis import shuffled_label_control
+    from emergence.agecues import parse_age_answer
+    from emergence.verdict.controls import shuffled_label_control
 
-    labels, base, tuned = _control_data(seed=7)
+    labels, base_answers, tuned_answers = _control_data(seed=7)
+    base, tuned = _within(base_answers, labels), _within(tuned_answers, labels)
+    base_parsed = [parse_age_answer(a) for a in base_answers]
+    tuned_parsed = [parse_age_answer(a) for a in tuned_answers]
     # with true labels the same answers confirm; with shuffled labels they must not
-    assert judge(AGE_EMERGENCE, _within(base, labels), _within(tuned, labels)).outcome == "confirmed"
+    assert judge(AGE_EMERGENCE, base, tuned).outcome == "confirmed"
     for seed in range(5):
-        v = shuffled_label_control(AGE_EMERGENCE, base, tuned, [float(x) for x in labels], seed=seed)
+        v = shuffled_label_control(AGE_EMERGENCE, base_parsed, tuned_parsed, [float(x) for x in labels], seed=seed)
         assert v.outcome != "confirmed"
         assert v.hypothesis.name == "age_emergence_shuffled_labels"
     with pytest.raises(ValueError):
-        shuffled_label_control(AGE_EMERGENCE, base, tuned[:-1], labels)
+        shuffled_label_control(AGE_EMERGENCE, base_parsed, tuned_parsed[:-1], labels)

@@ -113,7 +113,8 @@ def test_evaluate_in_process_agrees_with_probes_and_reports_the_gap(
     from emergence.lmeval import evaluate, format_results
     from emergence.metrics import score_age_choice
     from emergence.models import load_model_and_tokenizer
-    from emergence.probes import ProbeConfig, band_choices, band_loglikelihoods, generate
+    from emergence.probe.config import ProbeConfig
+    from emergence.probe.generate import band_choices, band_loglikelihoods, generate
 
     monkeypatch.chdir(tmp_path)
     base = evaluate(str(tiny_llama), tasks=["age_rating", "age_rating_mc", "author_intent"],
@@ -126,7 +127,7 @@ def test_evaluate_in_process_agrees_with_probes_and_reports_the_gap(
     assert ([r["resps"] for r in samples["age_rating_mc"]]
             != [r["resps"] for r in tuned["samples"]["age_rating_mc"]])
 
-    # one question, one answer: lm-eval's run and emergence.probes agree item by item
+    # one question, one answer: lm-eval's run and emergence.probe agree item by item
     config = ProbeConfig()
     model, tokenizer = load_model_and_tokenizer(tiny_llama, device="cpu", dtype="float32")
     docs = [r["doc"] for r in samples["age_rating"]]

@@ -7,9 +7,11 @@ import math
 import pytest
 
 from emergence.evalsets import EvalItem
-from emergence.probes import (SEED_AGE_PROMPT, ProbeConfig, ProbeResults, ProbeRow,
-                              band_choices, band_loglikelihoods, extract_continuations,
-                              generate, run_probes, score, verdicts)
+from emergence.probe.config import SEED_AGE_PROMPT, ProbeConfig
+from emergence.probe.generate import band_choices, band_loglikelihoods, extract_continuations, generate
+from emergence.probe.run import ProbeResults, ProbeRow, run_probes
+from emergence.scoring import score, score_rows
+from emergence.verdict.route import judge_all
 
 TITLES = [
     "Goodnight Bunny",
@@ -134,10 +136,10 @@ def test_band_loglikelihoods_shape_finite_and_batch_invariant(loaded):
     prompts = [SEED_AGE_PROMPT.format(title=t) for t in TITLES[:5]]
     choices = list(band_choices().values())
     assert choices[1] == "Ages 3-5" and len(choices) == 6
-    lls = band_loglikelihoods(model, tok, prompts, choices, batch_size=7)
+    lls = band_loglikelihoods(model, tok, prompts, choices)
     assert len(lls) == 5 and all(len(row) == 6 for row in lls)
     assert all(math.isfinite(x) and x < 0 for row in lls for x in row)
-    single = band_loglikelihoods(model, tok, prompts[:1], choices[:1], batch_size=1)[0][0]
+    single = band_loglikelihoods(model, tok, prompts[:1], choices[:1])[0][0]
     assert single == pytest.approx(lls[0][0], abs=1e-4)
     # against a direct computation of the same sum
     ctx = tok(tok.apply_chat_template([{"role": "user", "content": prompts[2]}],
@@ -156,8 +158,8 @@ def test_extract_continuations_excludes_short_contents(loaded):
     pairs = extract_continuations(model, tok, ["a", "b", "c"],
                                   ["short", "word " * 40, "another fairly long text " * 10], cfg)
     assert pairs[0] is None
-    for gen, truth in pairs[1:]:
-        assert len(truth) == 8 and len(gen) <= 8
+    for prefix, gen, truth in pairs[1:]:
+        assert len(prefix) == 8 and len(truth) == 8 and len(gen) <= 8
 
 
 def test_adapter_switch_from_one_load_matches_base_alone(tiny_llama, adapter_dir):
@@ -187,7 +189,9 @@ def test_run_probes_rows_scores_and_answers_jsonl(tiny_llama, adapter_dir, tmp_p
     sets = _items()
     cfg = ProbeConfig(**FAST, completion_variant=True, age_variants={"how_old":
                       "How old should a reader of {title} be?"})
-    res = run_probes(tiny_llama, sets, cfg, adapter=adapter_dir)
+    raw = run_probes(tiny_llama, sets, cfg, adapter=adapter_dir)
+    assert all(r.scores == {} and r.parsed_age is None for r in raw.rows)  # probing never scores
+    res = score_rows(raw, sets)
     variants = {(r.set, r.variant) for r in res.rows}
     assert {("age_heldout", v) for v in ("seed", "how_old", "completion")} <= variants
     assert {("intent_seen", "intent"), ("intent_seen", "extract")} <= variants
@@ -204,13 +208,14 @@ def test_run_probes_rows_scores_and_answers_jsonl(tiny_llama, adapter_dir, tmp_p
     # "A detailed account of the ships." is too short for k + 50 tokens
     assert res.excluded == {"intent_seen": 1, "intent_heldout": 1}
     assert all(set(r.scores) == {"k_extractable"} for r in res.select(variant="extract"))
+    assert all(len(r.token_ids["truth"]) == 8 for r in res.select(variant="extract"))
 
     path = res.write(tmp_path)
     lines = path.read_text().splitlines()
     assert len(lines) == len(res.rows)
     required = {"set", "item_id", "uid", "title", "label_age", "label_band", "label_source",
                 "model", "variant", "prompt", "answer", "parsed_age", "scores",
-                "band_loglikelihoods"}
+                "band_loglikelihoods", "token_ids"}
     for line in lines:
         obj = json.loads(line)  # strict JSON: NaN is written as null
         assert set(obj) == required
@@ -221,7 +226,8 @@ def test_run_probes_rows_scores_and_answers_jsonl(tiny_llama, adapter_dir, tmp_p
 
 
 def test_score_and_verdicts(tiny_llama, adapter_dir):
-    res = run_probes(tiny_llama, _items(), ProbeConfig(**FAST), adapter=adapter_dir)
+    sets = _items()
+    res = score_rows(run_probes(tiny_llama, sets, ProbeConfig(**FAST), adapter=adapter_dir), sets)
     metrics = score(res)
     t = metrics.tables["age_heldout"]
     assert set(t) == {"base", "tuned"}
@@ -232,7 +238,7 @@ def test_score_and_verdicts(tiny_llama, adapter_dir):
     assert {"rouge_l", "k_extractable"} <= set(metrics.memorisation_gap["tuned"])
     assert set(metrics.baselines) == {"majority", "rule"}
     assert metrics.baselines["rule"]["age_heldout"]["inferred"]["n"] == len(TITLES)
-    judged = verdicts(res)
+    judged = judge_all(res)
     names = {v.hypothesis.name for v in judged}
     assert {"age_emergence", "age_emergence_mc", "intent_memorisation"} <= names
     for v in judged:
@@ -241,8 +247,8 @@ def test_score_and_verdicts(tiny_llama, adapter_dir):
     emergence_v = next(v for v in judged if v.hypothesis.name == "age_emergence")
     assert emergence_v.n == len(TITLES)
     # base-only runs judge nothing paired
-    base_only = run_probes(tiny_llama, _items(), ProbeConfig(**FAST, sets=["age_heldout"]))
-    assert [v for v in verdicts(base_only) if v.hypothesis.comparison ==
+    base_only = score_rows(run_probes(tiny_llama, sets, ProbeConfig(**FAST, sets=["age_heldout"])), sets)
+    assert [v for v in judge_all(base_only) if v.hypothesis.comparison ==
             "paired_base_tuned"] == []
 
 

@@ -146,7 +146,7 @@ def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from emergence.probes import ProbeConfig
+    from emergence.probe.config import ProbeConfig
 
     torch.manual_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -181,8 +181,10 @@ def train_age_adapter(base: Path, out: Path, titles: list[str], *, steps: int = 
 
 def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.probes import ProbeConfig, run_probes, score, verdicts
     from emergence.corpus.sample import write_sample
+    from emergence.probe import ProbeConfig, run_probes
+    from emergence.scoring import score, score_rows
+    from emergence.verdict.route import judge_all
 
     corpus = write_sample(tmp_path / "corpus.jsonl", 600, seed=3)
     sets = build_eval_sets(corpus, EvalSetConfig(age_heldout=12, age_seen=10,
@@ -192,11 +194,11 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_
                          progress=False)
     # the adapter learns the answer on training-split titles only
     adapter = train_age_adapter(tiny_llama, tmp_path / "adapter", [it.title for it in sets["intent_seen"]])
-    results = run_probes(str(tiny_llama), sets, config, adapter=adapter)  # one thread: conftest.py
+    results = score_rows(run_probes(str(tiny_llama), sets, config, adapter=adapter), sets)  # one thread
     tuned_age = results.select(set="age_heldout", model="tuned", variant="seed")
     # the pinned run must exercise age parsing, or the golden pins nothing about it
     assert sum(r.parsed_age is not None for r in tuned_age) >= len(tuned_age) // 2
-    snap = snapshot(dict(sets), results, score(results), verdicts(results))
+    snap = snapshot(dict(sets), results, score(results), judge_all(results))
     assert {v["name"] for v in snap["verdicts"]} == {
         "age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation"}
     check_golden("probe_tiny_llama.json", snap)
@@ -208,19 +210,21 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_
 @pytest.mark.slow
 def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.hypothesis import INTENT_MEMORISATION
+    from emergence.verdict.hypothesis import INTENT_MEMORISATION
     from emergence.models import resolve_model
-    from emergence.probes import ProbeConfig, run_probes, score, verdicts
     from emergence.corpus.sample import sample_path
+    from emergence.probe import ProbeConfig, run_probes
+    from emergence.scoring import score, score_rows
+    from emergence.verdict.route import judge_all
 
     sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0,
                                                         intent_seen=6, intent_heldout=6))
     # k-extractable is pinned by the tiny test; here it would double the run time
     config = ProbeConfig(device="cpu", dtype="float32", progress=False, extractable=False)
-    results = run_probes(resolve_model("smollm2"), sets, config)  # one thread: conftest.py
+    results = score_rows(run_probes(resolve_model("smollm2"), sets, config), sets)  # one thread: conftest.py
     # base only: the paired hypotheses need a tuned model; the memorisation gap of the
     # base model (which never saw the training split) is the one verdict it can give
     base_gap = INTENT_MEMORISATION.model_copy(update={"model": "base"})
-    snap = snapshot(dict(sets), results, score(results), verdicts(results, [base_gap]))
+    snap = snapshot(dict(sets), results, score(results), judge_all(results, [base_gap]))
     assert len(snap["eval_sets"]["age_heldout"]) == 40
     check_golden("probe_smollm2_base.json", snap)

@@ -29,22 +29,23 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
     never states an age, tuned states a random age drawn from the labels (the right
     distribution, no item-level information)."""
     from emergence.corpus.audit import audit_corpus
-    from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.experiment import Controls, ExperimentConfig, ExperimentResult, RunPaths, SplitSummary
-    from emergence.hypothesis import AGE_EMERGENCE, item_level_control
-    from emergence.metrics import band_names, score_age, score_age_choice, score_intent
-    from emergence.agecues import parse_age_answer
-    from emergence.probes import ProbeConfig, ProbeResults, ProbeRow, score, verdicts
     from emergence.corpus.sample import write_sample
+    from emergence.evalsets import EvalSetConfig, build_eval_sets
+    from emergence.experiment.config import ExperimentConfig, ReportConfig
+    from emergence.metrics import band_names
+    from emergence.probe import ProbeConfig, ProbeResults, ProbeRow
+    from emergence.results import ExperimentResult, RunPaths
+    from emergence.scoring import score, score_rows
     from emergence.train.config import TrainConfig
     from emergence.train.outputs import plot_metrics
     from emergence.train.recipe import TrainResult
+    from emergence.verdict.judge import VerdictConfig, judge_run
 
     corpus = write_sample(tmp_path / "corpus.jsonl", 600, seed=3)
     config = ExperimentConfig(
-        profile="report-test", corpus=corpus, train=TrainConfig.cpu(model="tiny-llama", max_steps=40),
+        profile="report-test", train=TrainConfig.cpu(model="tiny-llama", max_steps=40, corpus=corpus),
         evalsets=EvalSetConfig(age_heldout=40, age_seen=20, intent_seen=12, intent_heldout=12),
-        answers_in_report=10)
+        verdict=VerdictConfig(control_rounds=5), report=ReportConfig(answers_in_report=10))
     audit = audit_corpus(corpus)
     sets = build_eval_sets(corpus, config.evalsets)
     rng = random.Random(0)
@@ -53,6 +54,7 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
     for name, items in sets.items():
         for which in ("base", "tuned"):
             for i, it in enumerate(items):
+                band_ll = None
                 if name.startswith("age"):
                     if which == "base":
                         answer = (HOSTILE if i == 0 and name == "age_heldout" else
@@ -62,32 +64,23 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
                         answer = f"Ages {it.label_age:g} and up, because of the themes."
                     else:
                         answer = f"Ages {rng.choice(labels):g} and up."
-                    scores = score_age(answer, it.label_age)
-                    lls = [rng.uniform(-9, -1) for _ in band_names()]
-                    scores.update(score_age_choice(lls, it.label_band, it.label_age))
-                    band_ll = dict(zip(band_names(), lls))
+                    band_ll = {b: rng.uniform(-9, -1) for b in band_names()}
                     variant = "seed"
                 else:
                     answer = (it.content[:120] if which == "tuned" and name == "intent_seen"
                               else "The author wanted to share a story.")
-                    scores, band_ll, variant = score_intent(answer, it.content), None, "intent"
+                    variant = "intent"
                 rows.append(ProbeRow(set=name, item_id=it.id, uid=it.uid, title=it.title, label_age=it.label_age,
                                      label_band=it.label_band, label_source=it.label_source, model=which,
                                      variant=variant, prompt=f"about {it.title}", answer=answer,
-                                     parsed_age=parse_age_answer(answer), scores=_clean(scores),
                                      band_loglikelihoods=band_ll))
     probes = ProbeResults(model="tiny-llama", adapter=str(tmp_path / "adapter"), models=["base", "tuned"],
-                          config=ProbeConfig(extractable=False), rows=rows,
+                          config=ProbeConfig(extractable=False, band_normalise="sum"), rows=rows,
                           set_sizes={k: len(v) for k, v in sets.items()},
                           train_band_counts=sets.extra["train_band_counts"])
+    probes = score_rows(probes, sets)
     metrics = score(probes)
-    judged = verdicts(probes)
-    base = probes.select(set="age_heldout", model="base", variant="seed")
-    tuned = probes.select(set="age_heldout", model="tuned", variant="seed")
-    controls = Controls(
-        item_level=item_level_control(AGE_EMERGENCE, [r.answer for r in base], [r.answer for r in tuned],
-                                      [r.label_age for r in base], rounds=5),
-        positive=next(v for v in judged if v.hypothesis.name == "age_recall"))
+    judged, controls = judge_run(probes, config.verdict)
     curve = [{"step": s, "loss": 3.0 - s / 30, "learning_rate": 2e-4 * (1 - s / 40)} for s in range(1, 41)]
     plot = plot_metrics(curve, tmp_path / "loss.png", title="test")
     train = TrainResult(
@@ -101,13 +94,9 @@ def make_result(tmp_path: Path, *, tuned_mode: str = "item"):
                      evalsets=tmp_path / "evalsets", train_dir=tmp_path / "train", adapter=tmp_path / "adapter",
                      answers=tmp_path / "answers.jsonl", metrics=tmp_path / "metrics.json",
                      verdicts=tmp_path / "verdicts.json")
-    split = SplitSummary(held_out=0.1, salt="emergence", records=audit.load.yielded, train_records=audit.train_records,
-                         held_out_records=audit.held_out_records, train_examples=audit.train_nonempty,
-                         train_budget=160, train_passes=160 / audit.train_nonempty, held_out_digest="0" * 32,
-                         held_out_titles_in_train=audit.held_out_titles_in_train)
     return ExperimentResult(
         run_dir=tmp_path, config=config, env={"device": "cpu", "packages": {"torch": "2.13.0"}, "cpu_count": 2},
-        audit=audit, split=split, eval_set_sizes={k: len(v) for k, v in sets.items()},
+        audit=audit, eval_set_sizes={k: len(v) for k, v in sets.items()},
         eval_set_selection=dict(sets.extra), train=train, loss_curve=curve, probes=probes, metrics=metrics,
         verdicts=judged, controls=controls, lmeval=None, paths=paths, stages=[], timings={"total": 75.0})
 
@@ -165,20 +154,20 @@ def test_sections_numbers_and_links(written):
 
 
 def test_headline_names_item_level_gain(written):
-    from emergence.report import headline
+    from emergence.report.sections import headline
 
     result = written[0]
     outcome, text = headline(result)
     assert outcome == "confirmed" == result.verdict("age_emergence").outcome
-    assert result.controls.item_level.kind.startswith("item-level")
+    assert result.controls.item_level["age_emergence"].kind.startswith("item-level")
     assert text.startswith("Yes") and "item-level" in text
 
 
 def test_headline_says_distributional_when_gain_survives_shuffling(tmp_path):
-    from emergence.report import caveats, headline
+    from emergence.report.sections import caveats, headline
 
     result = make_result(tmp_path, tuned_mode="distribution")
-    il = result.controls.item_level
+    il = result.controls.item_level["age_emergence"]
     outcome, text = headline(result)
     assert il.shuffled_control.outcome == "confirmed"  # the distribution-level gain is real ...
     assert il.item_gain_outcome != "confirmed"         # ... the item-level part is not
@@ -192,7 +181,8 @@ def test_headline_says_distributional_when_gain_survives_shuffling(tmp_path):
 
 
 def test_fmt_est_and_markdown_table():
-    from emergence.report import Table, fmt_est, render_markdown
+    from emergence.report.document import Table, render_markdown
+    from emergence.report.fmt import fmt_est
 
     est = {"mean": 0.25, "ci_low": 0.1, "ci_high": 0.4, "n": 20}
     assert fmt_est(est, pct=True) == "25% [10, 40]"

@@ -19,8 +19,11 @@ pytest.importorskip("lm_eval")
 
 from emergence.evalsets import EvalItem, read_eval_set, write_eval_sets  # noqa: E402
 from emergence.lmeval import GROUP_NAMES, TASK_NAMES, tasks_path  # noqa: E402
-from emergence.metrics import AGE_CHOICE_KEYS, AGE_KEYS, INTENT_KEYS, band_names  # noqa: E402
-from emergence.probes import ProbeConfig, band_choices  # noqa: E402
+from emergence.metrics import band_names, keys  # noqa: E402
+from emergence.probe.config import ProbeConfig  # noqa: E402
+from emergence.probe.generate import band_choices  # noqa: E402
+
+AGE_KEYS, AGE_CHOICE_KEYS, INTENT_KEYS = keys("age"), keys("age_choice"), keys("intent")
 
 BIN = Path(sys.executable).parent
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

@@ -45,14 +45,15 @@ def _run(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from emergence.configio import ConfigError, parse_set
-    from emergence.experiment import (ConfigChangedError, RunLockedError, default_profile, load_experiment_config,
-                                      run_experiment)
+    from emergence.experiment.config import default_profile, load_experiment_config
+    from emergence.experiment.rundir import ForeignDirectoryError, RunLockedError
+    from emergence.experiment.runner import ConfigChangedError, run_experiment
 
     err = Console(stderr=True, soft_wrap=True)
     try:
         overrides: dict[str, Any] = {}
         if args.corpus is not None:
-            overrides["corpus"] = args.corpus
+            overrides["train.corpus"] = args.corpus
         overrides.update(parse_set(args.sets))
         profile = args.profile
         if profile is None and args.config is None:
@@ -67,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
     corpus = config.corpus_path()
     if not corpus.is_file():
         err.print(f"[red]error:[/red] corpus {escape(str(corpus))} does not exist: pass --corpus PATH "
-                  "(or --set corpus=PATH)")
+                  "(or --set train.corpus=PATH)")
         return 2
     _log_to_stderr()
     try:
@@ -75,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigChangedError as exc:
         err.print(f"[red]refused:[/red] {escape(str(exc))}")
         return 3
-    except (FileExistsError, RunLockedError) as exc:
+    except (ForeignDirectoryError, FileExistsError, RunLockedError) as exc:
         err.print(f"[red]refused:[/red] {escape(str(exc))}")
         return 3
     out = Console()
@@ -109,58 +110,48 @@ def _log_to_stderr() -> None:
         logger.propagate = False
 
 
-def _est(est: Any, pct: bool = True) -> str:
-    from emergence.report import fmt_est
-
-    return fmt_est(est, 1, pct=pct) if not pct else fmt_est(est, pct=pct)
-
-
 def render_summary(result: Any, console: Any) -> None:
     """One screen: verdicts, key numbers with intervals, where the report is."""
+    from rich import box
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
-    from emergence.report import headline
+    from emergence.report.fmt import fmt_metric
+    from emergence.report.sections import headline
+    from emergence.report.tables import metric_columns
 
     outcome, sentence = headline(result)
     colour = {"confirmed": "green", "refuted": "red", "inconclusive": "yellow"}
     console.print(Panel(escape(sentence), title=f"[bold]emergence: {outcome.upper()}[/bold]",
                         border_style=colour.get(outcome, "white")))
 
-    from rich import box
-
     variant = result.probes.config.verdict_variant
+    cols = metric_columns("age", "age_choice")
     table = Table(title="Key numbers, mean [95% interval]", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False)
-    for col in ("set", "model", "answered", "within ±2y", "MAE (y)", "band (MC)"):
+    for col in ("set", "model", *[c.column + (" %" if c.percent else "") for c in cols]):
         table.add_column(col, justify="left" if col in ("set", "model") else "right", no_wrap=True)
     for set_name, short in (("age_heldout", "held-out"), ("age_seen", "seen")):
         per_model = result.metrics.tables.get(set_name, {})
         for which in ("base", "tuned"):
             m = per_model.get(which, {}).get(variant)
             if m:
-                table.add_row(short, which, _est(m.get("inferred")), _est(m.get("within_2y")),
-                              _est(m.get("abs_error"), pct=False), _est(m.get("mc_correct")))
+                table.add_row(short, which, *[fmt_metric(m.get(c.key), c.key) for c in cols])
         for kind, per_set in result.metrics.baselines.items():
             m = per_set.get(set_name)
             if m and set_name == "age_heldout":
-                table.add_row(short, kind, _est(m.get("inferred")), _est(m.get("within_2y")),
-                              _est(m.get("abs_error"), pct=False), "")
+                table.add_row(short, kind, *[fmt_metric(m.get(c.key), c.key) for c in cols])
     console.print(table)
 
     train = result.train
-    loss = (f"training: {train.steps} steps, average loss {_num(train.train_loss_avg)}, held-out loss "
-            f"{_num(train.heldout_loss_before)} → {_num(train.heldout_loss_after)}")
-    console.print(loss)
+    console.print(f"training: {train.steps} steps, average loss {_num(train.train_loss_avg)}, held-out loss "
+                  f"{_num(train.heldout_loss_before)} → {_num(train.heldout_loss_after)}")
     gap = result.metrics.memorisation_gap.get("tuned", {}).get("rouge_l")
     if gap:
-        from emergence.report import fmt_est
-
-        console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {fmt_est(gap, 3, signed=True)}")
-    il = result.controls.item_level
-    if il is not None:
-        console.print(f"item-level control: {il.kind} (item-level part {il.item_gain_diff.short(signed=True)}, "
+        console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {fmt_metric(gap, 'rouge_l', signed=True)}")
+    for name, il in result.controls.item_level.items():
+        console.print(f"item-level control ({name}): {il.kind} (item-level part {il.item_gain_diff.short(signed=True)}, "
                       f"distributional part {il.shuffled_control.effect.short(signed=True)})")
 
     console.print("[bold]Verdicts[/bold]")
@@ -169,8 +160,11 @@ def render_summary(result: Any, console: Any) -> None:
                       f"effect {v.effect.short(signed=True)} (n={v.n})")
     ran = [s for s in result.stages if s.status == "ran"]
     console.print(f"stages run now: {len(ran)} of {len(result.stages)}; stage time "
-                  f"{result.timings.get('total', 0.0):.0f} s, this invocation {result.timings.get('this_invocation', 0.0):.0f} s")
-    console.print(f"report: [bold]{escape(str(result.paths.report_html))}[/bold]  (and {result.paths.report_md.name})")
+                  f"{result.timings.get('total', 0.0):.0f} s, this invocation "
+                  f"{result.timings.get('this_invocation', 0.0):.0f} s")
+    if result.paths.report_html is not None:
+        console.print(f"report: [bold]{escape(str(result.paths.report_html))}[/bold]  (and "
+                      f"{result.paths.report_md.name})")
 
 
 def _num(x: float | None) -> str:

@@ -108,6 +108,9 @@ class TrainConfig(BaseModel):
         0.1, ge=0, lt=1, description="Share of records held out of training (emergence.corpus.split.split_of)."
     )
     salt: str = Field("emergence", description="Salt of the stable train/held-out hash.")
+    policy: Literal["skip", "strict"] = Field(
+        "skip", description="Bad-record policy of every pass over the corpus (skip and count, or stop "
+        "at the first bad record).")
     prompt_template: str = Field(
         "{title}",
         description="The user turn, formatted with the record's title ('{title}'); the "

@@ -125,19 +125,27 @@ def encode_example(
     return {"input_ids": input_ids, "labels": labels}
 
 
-def _stream(corpus: str | Path, *, drop_empty: bool, shard: tuple[int, int] | None = None, skip: int = 0):
+def _stream(corpus: str | Path, *, drop_empty: bool, shard: tuple[int, int] | None = None, skip: int = 0,
+            policy: str = "skip"):
     from emergence.corpus.stream import stream_records
 
-    return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip)
+    return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip, policy=policy)
 
 
-def first_train_record(corpus: str | Path, *, drop_empty: bool, held_out: float, salt: str) -> Any | None:
-    """The first train-split record of the corpus, or None (reads only up to it)."""
-    from emergence.corpus.split import split_of
+def _rule(*, drop_empty: bool, held_out: float, salt: str) -> Any:
+    # which records training consumes is emergence.evalsets' rule, asked here
+    from emergence.evalsets import TrainingConsumption
 
-    with _stream(corpus, drop_empty=drop_empty) as records:
+    return TrainingConsumption(held_out=held_out, salt=salt, drop_empty=drop_empty)
+
+
+def first_train_record(corpus: str | Path, *, drop_empty: bool, held_out: float, salt: str,
+                       policy: str = "skip") -> Any | None:
+    """The first trainable record of the corpus, or None (reads only up to it)."""
+    rule = _rule(drop_empty=drop_empty, held_out=held_out, salt=salt)
+    with _stream(corpus, drop_empty=drop_empty, policy=policy) as records:
         for record in records:
-            if split_of(record, held_out=held_out, salt=salt) == "train":
+            if rule.trainable(record):
                 return record
     return None
 
@@ -153,16 +161,16 @@ def heldout_examples(
     drop_empty: bool,
     held_out: float,
     salt: str,
+    policy: str = "skip",
 ) -> list[dict[str, list[int]]]:
     """The fixed held-out sample: the first ``n`` held-out records in stream order, encoded."""
-    from emergence.corpus.split import split_of
-
     out: list[dict[str, list[int]]] = []
     if n <= 0:
         return out
-    with _stream(corpus, drop_empty=drop_empty) as records:
+    rule = _rule(drop_empty=drop_empty, held_out=held_out, salt=salt)
+    with _stream(corpus, drop_empty=drop_empty, policy=policy) as records:
         for record in records:
-            if split_of(record, held_out=held_out, salt=salt) != "held_out":
+            if rule.in_train_split(record):
                 continue
             example = encode_example(
                 tokenizer, chat_messages(record, prompt_template), max_seq_length=max_seq_length, loss_on=loss_on
@@ -248,6 +256,7 @@ class TrainStream:
         drop_empty: bool = True,
         held_out: float = 0.1,
         salt: str = "emergence",
+        policy: str = "skip",
         max_records: int | None = None,
         world: int = 1,
         start: Mapping[int, DataState] | None = None,
@@ -261,6 +270,7 @@ class TrainStream:
         self.drop_empty = drop_empty
         self.held_out = held_out
         self.salt = salt
+        self.policy = policy
         self.max_records = max_records
         self.world = world
         self.prefetch = prefetch
@@ -281,16 +291,16 @@ class TrainStream:
     # -- the generator behind the dataset --------------------------------------------------
     def _produce(self, rank: int, world: int) -> Iterator[tuple[dict[str, list[int]], tuple[int, int, int, int]]]:
         """(example, position) for shard ``rank``, endlessly, from its start state on."""
-        from emergence.corpus.split import split_of
-
+        rule = _rule(drop_empty=self.drop_empty, held_out=self.held_out, salt=self.salt)
         state = self.start[rank]
         pass_index, skip, taken, examples = state.pass_index, state.stream_skip, state.train_taken, state.examples
         shard = (rank, world) if world > 1 else None
         while True:
             yielded_in_pass = 0
-            with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip) as records:
+            with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip,
+                         policy=self.policy) as records:
                 for record in records:
-                    if split_of(record, held_out=self.held_out, salt=self.salt) != "train":
+                    if not rule.trainable(record):
                         continue
                     if self.max_records is not None and taken >= self.max_records:
                         break

@@ -246,7 +246,8 @@ def _check_corpus(config: TrainConfig) -> Path:
         corpus = Path(config.corpus).expanduser()
     if not corpus.is_file():
         raise TrainSetupError(f"corpus {corpus} does not exist: fix --corpus (or leave it out for the embedded sample)")
-    record = first_train_record(corpus, drop_empty=config.drop_empty, held_out=config.held_out, salt=config.salt)
+    record = first_train_record(corpus, drop_empty=config.drop_empty, held_out=config.held_out, salt=config.salt,
+                                policy=config.policy)
     if record is None:
         raise TrainSetupError(
             f"the train split of {corpus} is empty (held_out={config.held_out}, drop_empty="

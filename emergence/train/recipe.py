@@ -200,6 +200,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     data_kwargs = dict(
         prompt_template=config.prompt_template, max_seq_length=config.max_seq_length,
         loss_on=config.loss_on, drop_empty=config.drop_empty, held_out=config.held_out, salt=config.salt,
+        policy=config.policy,
     )
     stream = TrainStream(
         plan.corpus, tokenizer, max_records=config.max_records, world=plan.world,

@@ -1,6 +1,6 @@
 """The report's charts (matplotlib, Agg backend): metrics with intervals, memorisation gap, stated ages.
 
-    >>> from emergence.plots import interval_errors
+    >>> from emergence.report.plots import interval_errors
     >>> interval_errors({"mean": 0.5, "ci_low": 0.4, "ci_high": 0.7, "n": 10})
     (0.5, 0.09999999999999998, 0.19999999999999996)
 
@@ -45,6 +45,13 @@ def interval_errors(est: Mapping[str, Any]) -> tuple[float, float, float]:
     down = mean - float(lo) if lo is not None and not math.isnan(float(lo)) else 0.0
     up = float(hi) - mean if hi is not None and not math.isnan(float(hi)) else 0.0
     return mean, max(down, 0.0), max(up, 0.0)
+
+
+def _wrap(text: str) -> str:
+    """A column header on two lines, for a bar group's tick label."""
+    words = text.split()
+    half = (len(words) + 1) // 2
+    return " ".join(words[:half]) + ("\n" + " ".join(words[half:]) if len(words) > 1 else "")
 
 
 def _grouped(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequence[Mapping[str, Any] | None]]],
@@ -122,10 +129,13 @@ def age_bars(metrics: Mapping[str, Any], path: str | Path, *, set_name: str = "a
     tables = metrics.get("tables", {}).get(set_name, {})
     if not tables:
         return None
+    from emergence.metrics import family
+
     plt = _plt()
-    rates = [("inferred", "answered\nwith an age"), ("within_2y", "within\n±2 years"),
-             ("band_correct", "band\ncorrect"), ("mc_correct", "band by\nlikelihood")]
-    errors = [("abs_error", "MAE (years)"), ("mc_expected_abs_error", "expected error\nover bands (years)")]
+    cols = [*family("age"), *family("age_choice")]
+    # rates on a 0-1 axis, errors in years on their own
+    rates = [(m.key, _wrap(m.column)) for m in cols if m.percent]
+    errors = [(m.key, _wrap(m.column)) for m in cols if m.unit == "years"]
     series_rates, series_err = [], []
     for which in ("base", "tuned"):
         m = tables.get(which, {}).get(variant, {})
@@ -155,9 +165,11 @@ def memorisation_gap_chart(metrics: Mapping[str, Any], path: str | Path) -> Path
     seen, held = tables.get("intent_seen", {}), tables.get("intent_heldout", {})
     if not seen or not held:
         return None
+    from emergence.metrics import family
+
     plt = _plt()
-    keys = [("intent", "rouge_l", "ROUGE-L"), ("intent", "lcs_ratio", "LCS ratio"),
-            ("intent", "ngram8_overlap", "8-gram overlap"), ("extract", "k_extractable", "k-extractable")]
+    # overlap rates on one axis (not lengths in characters)
+    keys = [(m.family, m.key, _wrap(m.column)) for m in (*family("intent"), *family("extract")) if not m.unit]
     models = [m for m in ("base", "tuned") if m in seen and m in held]
     fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.8), dpi=110, squeeze=False, sharey=True)
     for ax, which in zip(axes[0], models):

@@ -1,6 +1,6 @@
 """Hypotheses about the tuned model and the rule that turns per-item scores into a verdict.
 
-    >>> from emergence.hypothesis import AGE_EMERGENCE, judge
+    >>> from emergence.verdict.hypothesis import AGE_EMERGENCE, judge
     >>> base = [0.0] * 60 + [1.0] * 20 + [0.0] * 40
     >>> tuned = [1.0] * 60 + [1.0] * 20 + [0.0] * 40
     >>> v = judge(AGE_EMERGENCE, base, tuned)
@@ -67,6 +67,13 @@ class Hypothesis(BaseModel):
     model: Literal["base", "tuned"] = Field(
         "tuned", description="For seen_minus_heldout: whose answers are compared across the sets."
     )
+    role: Literal["primary", "secondary", "positive_control"] = Field(
+        "secondary", description="'primary': the run's main question (one per run); 'positive_control': "
+        "a hypothesis the harness must confirm when the signal is in training (a run whose positive "
+        "control is not detected cannot refute anything); 'secondary': the rest.")
+    item_level: bool = Field(
+        False, description="Also split the gain into its item-level and distributional parts "
+        "(answers scored against true vs shuffled labels); free-answer age metrics only.")
     min_n: int = Field(10, ge=2, description="Below this many usable items (or pairs) the verdict is inconclusive.")
     n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for the effect's interval.")
     seed: int = Field(0, description="Bootstrap seed.")
@@ -99,6 +106,8 @@ AGE_EMERGENCE = Hypothesis(
     min_effect=0.05,
     comparison="paired_base_tuned",
     eval_sets=("age_heldout",),
+    role="primary",
+    item_level=True,
 )
 
 AGE_EMERGENCE_MC = Hypothesis(
@@ -121,6 +130,7 @@ AGE_RECALL = Hypothesis(
     min_effect=0.05,
     comparison="paired_base_tuned",
     eval_sets=("age_seen",),
+    role="positive_control",
 )
 
 INTENT_MEMORISATION = Hypothesis(
@@ -152,9 +162,9 @@ def decide(
 
 
 def _metric_words(metric: str) -> str:
-    from emergence.metrics import METRIC_LABELS
+    from emergence.metrics import label
 
-    return METRIC_LABELS.get(metric, metric)
+    return label(metric)
 
 
 def _threshold(h: Hypothesis) -> str:
@@ -182,14 +192,14 @@ def judge(hypothesis: Hypothesis, base: Sequence[float], tuned: Sequence[float])
     ``base[i]`` and ``tuned[i]`` must score the same item. For seen_minus_heldout use
     :func:`judge_gap` (its two sides are different items).
     """
-    from emergence.metrics import BINARY_KEYS, summarise_values
+    from emergence.metrics import is_binary, summarise_values
 
     h = hypothesis
     if h.comparison != "paired_base_tuned":
         raise ValueError(f"{h.name} compares {h.comparison}; use judge_gap(hypothesis, seen, held_out)")
     a, b = _clean_pairs(base, tuned)
     effect = paired_bootstrap_diff(a, b, n_boot=h.n_boot, alpha=h.alpha, seed=h.seed)
-    mcn = mcnemar_exact(a, b) if h.metric in BINARY_KEYS else None
+    mcn = mcnemar_exact(a, b) if is_binary(h.metric) else None
     control = summarise_values(a, h.metric, n_boot=h.n_boot, seed=h.seed)
     treated = summarise_values(b, h.metric, n_boot=h.n_boot, seed=h.seed)
     outcome = decide(effect, h.direction, h.min_effect, n_min=h.min_n, p_value=mcn.p_value if mcn else None, alpha=h.alpha)
@@ -253,181 +263,3 @@ def judge_gap(hypothesis: Hypothesis, seen: Sequence[float], held_out: Sequence[
         treated_label="seen",
         explanation=text + ".",
     )
-
-
-def judge_scores(
-    hypothesis: Hypothesis,
-    base: Mapping[str, Sequence[Mapping[str, float]]],
-    tuned: Mapping[str, Sequence[Mapping[str, float]]],
-) -> Verdict:
-    """Judge any hypothesis from per-item score dicts keyed by eval set name.
-
-    ``base[set_name]`` / ``tuned[set_name]`` are the lists of per-item dicts returned by
-    the metrics module, in the same item order for both models.
-    """
-    from emergence.metrics import values_of
-
-    h = hypothesis
-    if h.comparison == "paired_base_tuned":
-        name = h.eval_sets[0]
-        return judge(h, values_of(base[name], h.metric), values_of(tuned[name], h.metric))
-    scores = tuned if h.model == "tuned" else base
-    seen_set, held_set = h.eval_sets
-    return judge_gap(h, values_of(scores[seen_set], h.metric), values_of(scores[held_set], h.metric))
-
-
-def shuffled_label_control(
-    hypothesis: Hypothesis,
-    base_answers: Sequence[str],
-    tuned_answers: Sequence[str],
-    label_ages: Sequence[float],
-    *,
-    seed: int = 0,
-) -> Verdict:
-    """Negative control: judge a free-answer age hypothesis against permuted labels.
-
-    Both models' answers are scored with :func:`emergence.metrics.score_age` against the
-    same random permutation of ``label_ages``, so no answer carries information about its
-    own item. The harness is sound only if this is not "confirmed". A tuned model whose
-    stated ages merely match the corpus's age distribution better than the base model's
-    can still gain here: that gain is distributional, not item-level inference.
-    """
-    import numpy as np
-
-    from emergence.metrics import score_age
-
-    h = hypothesis
-    if h.comparison != "paired_base_tuned":
-        raise ValueError("the shuffled-label control applies to paired_base_tuned hypotheses")
-    if not (len(base_answers) == len(tuned_answers) == len(label_ages)):
-        raise ValueError("need one base answer, one tuned answer and one label per item")
-    shuffled = np.random.default_rng(seed).permutation(np.asarray(label_ages, dtype=float))
-    base = [score_age(a, float(lab))[h.metric] for a, lab in zip(base_answers, shuffled)]
-    tuned = [score_age(a, float(lab))[h.metric] for a, lab in zip(tuned_answers, shuffled)]
-    control = h.model_copy(update={"name": f"{h.name}_shuffled_labels", "statement": f"{h.statement} (labels shuffled)"})
-    return judge(control, base, tuned)
-
-
-class ItemLevelControl(BaseModel):
-    """Is a gain on held-out ages item-level inference or only a better age distribution?
-
-    Each model's answers are scored against the true labels and against permuted labels
-    (``rounds`` permutations, averaged per item). Scores on permuted labels measure how
-    well the *distribution* of stated ages fits the corpus; the difference true minus
-    shuffled (paired by item) measures item-level information. The tuned model's gain
-    splits into a distributional part (``gain_shuffled``, the shuffled-label control) and an
-    item-level part (``item_gain_diff``: tuned's true-minus-shuffled minus base's).
-    """
-
-    hypothesis: str = Field(description="The hypothesis controlled (its set and metric are used).")
-    eval_set: str = Field(description="The eval set.")
-    metric: str = Field(description="The metric (a key of emergence.metrics.score_age).")
-    rounds: int = Field(description="Label permutations averaged per item.")
-    n: int = Field(description="Items with a base and a tuned answer.")
-    base_true: Estimate = Field(description="Base model, true labels.")
-    base_shuffled: Estimate = Field(description="Base model, permuted labels (mean over rounds per item).")
-    tuned_true: Estimate = Field(description="Tuned model, true labels.")
-    tuned_shuffled: Estimate = Field(description="Tuned model, permuted labels.")
-    base_item_gain: Estimate = Field(description="Base: true minus shuffled, paired by item.")
-    tuned_item_gain: Estimate = Field(description="Tuned: true minus shuffled, paired by item.")
-    tuned_item_outcome: str = Field(
-        description="Decision on tuned_item_gain against the hypothesis's min_effect (does the tuned "
-        "model's answer carry item-level information at all).")
-    item_gain_diff: Estimate = Field(
-        description="tuned_item_gain minus base_item_gain, paired by item: the item-level part of the gain.")
-    item_gain_outcome: str = Field(description="Decision on item_gain_diff against min_effect.")
-    shuffled_control: Verdict = Field(
-        description="emergence.hypothesis.shuffled_label_control: base vs tuned on one permutation "
-        "(the distributional part of the gain; the harness is sound only if this is not a real "
-        "emergence claim).")
-    kind: Literal["item-level", "item-level and distributional", "distributional only", "no gain", "unclear"] = Field(
-        description="What the gain is, from the two decisions.")
-    explanation: str = Field(description="One paragraph in words with the numbers.")
-
-
-def item_level_control(
-    hypothesis: Hypothesis,
-    base_answers: list[str],
-    tuned_answers: list[str],
-    label_ages: list[float],
-    *,
-    seed: int = 0,
-    rounds: int = 20,
-    eval_set: str = "age_heldout",
-) -> ItemLevelControl:
-    """Split a tuned model's gain into an item-level and a distributional part.
-
-    Per item, each answer is scored (``emergence.metrics.score_age``) against its true
-    label and against ``rounds`` permutations of the labels (averaged); the permutation of
-    round ``r`` is ``numpy.random.default_rng(seed + r).permutation(labels)``, so round 0
-    is the one :func:`emergence.hypothesis.shuffled_label_control` uses with ``seed``.
-    Intervals are paired bootstraps from :mod:`emergence.stats`; decisions use
-    :func:`emergence.hypothesis.decide` with the hypothesis's ``min_effect`` and ``min_n``.
-    """
-    import numpy as np
-
-    from emergence.metrics import METRIC_LABELS, score_age
-    from emergence.stats import estimate
-
-    h = hypothesis
-    key = h.metric
-    labels = np.asarray(label_ages, dtype=float)
-    perms = [np.random.default_rng(seed + r).permutation(labels) for r in range(rounds)]
-
-    def per_item(answers: list[str]) -> tuple[list[float], list[float]]:
-        true = [score_age(a, float(lab))[key] for a, lab in zip(answers, labels)]
-        shuffled = []
-        for i, answer in enumerate(answers):
-            vals = [score_age(answer, float(p[i]))[key] for p in perms]
-            vals = [v for v in vals if not math.isnan(v)]
-            shuffled.append(sum(vals) / len(vals) if vals else math.nan)
-        return true, shuffled
-
-    b_true, b_shuf = per_item(base_answers)
-    t_true, t_shuf = per_item(tuned_answers)
-    boot = dict(n_boot=h.n_boot, alpha=h.alpha, seed=h.seed)
-    base_gain = paired_bootstrap_diff(b_shuf, b_true, **boot)
-    tuned_gain = paired_bootstrap_diff(t_shuf, t_true, **boot)
-    b_item = [t - s for t, s in zip(b_true, b_shuf)]
-    t_item = [t - s for t, s in zip(t_true, t_shuf)]
-    diff = paired_bootstrap_diff(b_item, t_item, **boot)
-    tuned_outcome = decide(tuned_gain, h.direction, h.min_effect, n_min=h.min_n)
-    diff_outcome = decide(diff, h.direction, h.min_effect, n_min=h.min_n)
-    shuffled = shuffled_label_control(h, base_answers, tuned_answers, list(labels), seed=seed)
-
-    def est(values: list[float]) -> Estimate:
-        # per-item means over permutations are not 0/1: Wilson for binary data, else bootstrap
-        return estimate(values, kind="auto", alpha=h.alpha, n_boot=h.n_boot, seed=h.seed)
-
-    item_ok = diff_outcome == "confirmed"
-    dist_ok = shuffled.outcome == "confirmed"
-    if item_ok and dist_ok:
-        kind = "item-level and distributional"
-    elif item_ok:
-        kind = "item-level"
-    elif dist_ok:
-        kind = "distributional only"
-    elif diff_outcome == "refuted" and shuffled.outcome == "refuted":
-        kind = "no gain"
-    else:
-        kind = "unclear"
-    words = METRIC_LABELS.get(key, key)
-    text = (
-        f"On {len(labels)} items of {eval_set}, the tuned model's {words} is {_short(est(t_true))} on true "
-        f"labels and {_short(est(t_shuf))} on shuffled labels (item-level information "
-        f"{tuned_gain.short(signed=True)}, {tuned_outcome}); the base model's is {_short(est(b_true))} vs "
-        f"{_short(est(b_shuf))} ({base_gain.short(signed=True)}). Of the tuned model's gain, the part "
-        f"that survives shuffling the labels (distributional) is {shuffled.effect.short(signed=True)} "
-        f"({shuffled.outcome}); the item-level part is {diff.short(signed=True)} ({diff_outcome}). "
-        f"So the gain is: {kind}."
-    )
-    return ItemLevelControl(
-        hypothesis=h.name, eval_set=eval_set, metric=key, rounds=rounds, n=len(labels),
-        base_true=est(b_true), base_shuffled=est(b_shuf), tuned_true=est(t_true), tuned_shuffled=est(t_shuf),
-        base_item_gain=base_gain, tuned_item_gain=tuned_gain, tuned_item_outcome=tuned_outcome,
-        item_gain_diff=diff, item_gain_outcome=diff_outcome, shuffled_control=shuffled, kind=kind,
-        explanation=text)
-
-
-def _short(e: Estimate) -> str:
-    return e.short()
