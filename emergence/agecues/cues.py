@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 from emergence.agecues.grades import GRADE, build_grade
-from emergence.agecues.grammar import DIGIT, AgeCue, Reading
+from emergence.agecues.grammar import DIGIT, WORD_NUMBERS, AgeCue, Reading
 from emergence.agecues.labels import CUE_LABELS
 from emergence.agecues.numbers import (
-    AGE_KEYWORD, BETWEEN, NUMBER_PHRASE, build_age_keyword, build_between, build_number_phrase,
+    AGE_KEYWORD, AS_YOUNG, BETWEEN, NUMBER_PHRASE, NUMBER_PHRASE_WORDS, REVIEW_RANGE,
+    build_age_keyword, build_as_young, build_between, build_number_phrase, build_review_range,
 )
 from emergence.agecues.scan import Scanner, scan
 
@@ -22,7 +23,17 @@ SHARED_READINGS: list[Reading] = [
     Reading(("grade",), GRADE, build_grade),
 ]
 CUE_SCANNER = Scanner(
-    [Reading((DIGIT,), NUMBER_PHRASE, build_number_phrase), *SHARED_READINGS, *CUE_LABELS]
+    [
+        Reading((DIGIT,), NUMBER_PHRASE, build_number_phrase),
+        Reading((DIGIT,), REVIEW_RANGE, build_review_range),
+        Reading(("as young",), AS_YOUNG, build_as_young),
+        Reading(
+            tuple(w for w in WORD_NUMBERS if "-" not in w), NUMBER_PHRASE_WORDS,
+            build_number_phrase,
+        ),
+        *SHARED_READINGS,
+        *CUE_LABELS,
+    ]
 )
 
 

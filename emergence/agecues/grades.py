@@ -33,8 +33,7 @@ GRADE = compile_pattern(
             )?
         )
         # after an ordinal, the words that make "third grade" the reader's grade
-      | (?P<post>\s+(?:and\s+up|&\s+up|readers?|reading|level|students|classrooms?|kids
-            |children|and\s+above))
+      | (?P<post>\s+(?:and\s+up|&\s+up|and\s+above|<<SCHOOLWORK>>))
     )?
     """
 )

@@ -76,12 +76,38 @@ frag("ORD", r"\d{1,2}(?:st|nd|rd|th)\b|\b(?:" + "|".join(ORDINAL_WORDS) + r")\b"
 frag("YEARS", r"(?:years?|yrs?\.?|y\.?o\.?)(?![a-z])")
 frag("MONTHS", r"(?:months?|mos?\.?|mths?\.?)(?![a-z])")
 frag("UNIT", r"<<MONTHS>>|<<YEARS>>")
-# Range separators: dashes (also doubled), "to", "through", "thru", "or", "until".
-frag("SEP", r"\s*<<DASH>>+\s*|\s+(?:to|through|thru|or|until|till)\s+")
-# Open-ended: "8+", "8 and up", "8 & older", "8 or over"; "up-and-coming" is not.
-frag("AND_UP", r"\s*\+|\s*(?:and|&|or)\s*(?:up(?:wards?)?|older|over|above|beyond)\b(?!-[a-z])")
-# After "age" or "grade" a bare "up" is open-ended too (SLJ's "Grade 3 Up").
-frag("PLUS", r"<<AND_UP>>|\s+up\b(?!-[a-z])")
+# Range separators: dashes (also doubled), "to", "through", "thru", "or", "until"; a
+# suspended hyphen joins with a word too ("5- to 11-year-olds", "four- and five-year-olds").
+frag(
+    "SEP",
+    r"\s*<<DASH>>+\s*(?:(?:to|through|thru|or|and|&)\s+)?"
+    r"|<<DASH>>(?:to|through|thru)<<DASH>>"
+    r"|\s+(?:to|through|thru|or|until|till)\s+",
+)
+# Open-ended: "8+", "8 and up", "8 & older", "8 or over", "8 plus", "8-plus", "8 upwards";
+# "up-and-coming" is not.
+frag(
+    "AND_UP",
+    r"\s*\+|\s*(?:and|&|or)\s*(?:up(?:wards?)?|older|over|above|beyond)\b(?!-[a-z])"
+    r"|\s*-?\s*plus\b(?!-[a-z])|\s+upwards?\b(?!-[a-z])",
+)
+# After "age" or "grade" a bare "up" is open-ended too (SLJ's "Grade 3 Up", Publishers
+# Weekly's "Ages 10-up").
+frag("PLUS", r"<<AND_UP>>|(?:\s+|\s*<<DASH>>\s*)up\b(?!-[a-z])")
+# What a school-level workbook is about: "4th-grade math workbook", "Kindergarten Math",
+# "3rd Grade Reading Comprehension", "second-grade workbook"; not "class", "teacher", "boy".
+frag(
+    "SCHOOLWORK",
+    r"""(?:math|maths|mathematics|science|spelling|vocabulary|writing|phonics|sight\s+words
+        |reading|readers?|grammar|workbooks?|skills|practice|comprehension|activit(?:y|ies)
+        |worksheets?|curriculum|homeschool(?:ing)?|test\s+prep|social\s+studies|geography
+        |language\s+arts|english|handwriting|word\s+problems|fluency|common\s+core
+        |flash\s*cards|success|level|students|classrooms?|kids|children|learners
+        |books?(?!\s+reports?))\b""",
+)
+# Spaces around a field's colon; Amazon's product details put bidi marks there
+# ("Reading age \u200f : \u200e 9 - 12 years"), and cleaning keeps them.
+frag("FS", r"[\s\u200e\u200f]*")
 # A grade token inside a grade phrase: 3, 3rd, third, K, PreK, PreS, preschool.
 frag(
     "GTOK",
@@ -169,6 +195,29 @@ def text_before(ctx: Ctx, pos: int, width: int = 48) -> str:
 
 def word_char_before(ctx: Ctx, pos: int, extra: str = "") -> bool:
     return pos > 0 and (ctx.low[pos - 1].isalnum() or ctx.low[pos - 1] in "_" + extra)
+
+
+# What follows a group's age when the group is in the story, not the audience: "children
+# between the ages of ten and sixteen are chosen", "boys as young as 12 were sent",
+# "kids under 13 are banned", "children as young as six worked". A reader statement goes
+# on in the present or future ("will love", "can follow", "are sure to enjoy").
+_PLOT_AFTER = re.compile(
+    r"""[\s,]*(?:
+        (?:were|was|had|must|did)\b
+      | (?:are|is)\s+(?:being\s+|now\s+|all\s+|often\s+)?
+        (?!(?:sure|certain|bound|going|ready|invited|encouraged|welcome|guaranteed|likely
+            |expected|introduced|inspired|delighted|amazed|hooked|captivated|fascinated
+            |engaged|entertained|intrigued|thrilled|enchanted|charmed|drawn)\b)
+        [a-z]+(?:ed|en|wn|nt|ing)\b
+      | (?!(?:need|feed|speed|breed|seed|proceed|succeed|exceed|embed)\b)[a-z]{2,}ed\b
+    )""",
+    re.VERBOSE,
+)
+
+
+def plot_after(ctx: Ctx, end: int) -> bool:
+    """Whether the words after ``end`` make the group before it a story's characters."""
+    return _PLOT_AFTER.match(ctx.low, end) is not None
 
 
 class Reading(NamedTuple):

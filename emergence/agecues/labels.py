@@ -29,7 +29,7 @@ _LABEL_RANGE = r"""
     (?P<l1>baby|babies|infants?|newborns?|birth|toddlers?|pre-?school(?:ers?)?|pre-?k|pre-?s)\b
     (?:<<SEP>>)
     (?:
-        (?P<l2>toddlers?|pre-?school(?:ers?)?|pre-?k|kindergarten|k)\b      # "Baby - Preschool"
+        (?P<l2>toddlers?|pre-?school(?:ers?)?|pre-?k|pre-?s|kindergarten|k)\b  # "Baby - Preschool"
       | (?P<gk>(?:grades?|gr\.?)\s*)?(?P<n2><<NUM>>)(?:\s*-?\s*(?P<u2><<UNIT>>))?(?!\w)
                                                   # "Baby - 2 years", "Preschool - 2" (grade)
     )
@@ -50,6 +50,8 @@ def _build_label_range(m: re.Match[str], ctx: Ctx) -> Hit | None:
         return None  # "PreS-2" is read as a grade range by the number phrase
     if m["l2"] == "k" and ctx.text[m.start("l2")] != "K":
         return None
+    if _label_key(m["l2"] or "") == "pres" and ctx.text[m.end("l2") - 1] != "S":
+        return None  # "Baby-PreS" is School Library Journal's; "baby-pres" is no label
     lo = _LABEL_SPAN[l1][0]
     if m["l2"]:
         hi = _LABEL_SPAN[_label_key(m["l2"])][1]
@@ -91,7 +93,7 @@ def label_reading(
         start = m.start()
         if word_char_before(ctx, start):
             return None
-        if reject_before is not None and reject_before.search(text_before(ctx, start, 16)):
+        if reject_before is not None and reject_before.search(text_before(ctx, start, 32)):
             return None
         if upper is not None and ctx.text[start : m.end()] != upper:
             return None
@@ -103,6 +105,39 @@ def label_reading(
         return Hit(lo, hi, "label", start)
 
     return Reading(stems, compile_pattern(pattern), build, rank=1)
+
+
+_FIELD_WORDS = {
+    "baby": 0.0, "babies": 0.0, "infant": 0.0, "infants": 0.0, "newborn": 0.0,
+    "newborns": 0.0, "birth": 0.0, "toddler": 1.0, "toddlers": 1.0, "preschool": 3.0,
+    "preschoolers": 3.0, "preschooler": 3.0, "pres": 3.0, "prek": 4.0, "kindergarten": 5.0,
+    "k": 5.0, "middle grade": 9.0, "teen": 13.0, "teens": 13.0, "teenager": 13.0,
+    "teenagers": 13.0, "young adult": 13.0, "young adults": 13.0, "ya": 13.0,
+    "adult": 18.0, "adults": 18.0, "all ages": 0.0,
+}
+_FIELD_WORD = r"""(?:baby|babies|infants?|newborns?|birth|toddlers?|pre-?school(?:ers?)?
+    |pre-?k|pre-?s|kindergarten|k|middle[\s-]grade|teen(?:ager)?s?|young[\s-]adults?|ya
+    |adults?|all\s+ages)\b"""
+_FIELD_LABEL = compile_pattern(
+    r"""(?P<field>reading\s+age|age\s+(?:range|level|group)|(?:grade|interest|reading)\s+level)
+    <<FS>>:<<FS>>
+    (?P<l1><<WORD>>)
+    (?:\s*(?:&|and)\s*<<WORD>>)?                    # "Teen & Young Adult"
+    (?:<<AND_UP>>|<<SEP>>(?:<<WORD>>|<<NUM>>(?:\s*-?\s*<<UNIT>>)?(?!\w)))?
+    """,
+    WORD=_FIELD_WORD,
+)
+
+
+def _build_field_label(m: re.Match[str], ctx: Ctx) -> Hit | None:
+    if word_char_before(ctx, m.start()):
+        return None
+    word = re.sub(r"[\s-]+", " ", m["l1"]).replace("pre ", "pre").replace("-", "")
+    lo = _FIELD_WORDS.get(word)
+    if lo is None or (word == "k" and ctx.text[m.start("l1")] != "K"):
+        return None
+    kind = "reading_age" if m["field"].startswith("reading age") else "label"
+    return Hit(lo, None, kind, m.start())
 
 
 _YOUNG_BEFORE = tail_re(r"young[\s-]")
@@ -128,12 +163,34 @@ CUE_LABELS: list[Reading] = [
         r"toddlers?\b(?<!of\stoddler)(?<!of\stoddlers)"
         r"(?!\s+(?:years|stage|tantrums|behaviou?r|sleep|parenting|discipline))",
         1.0, 3.0,
+        # "Parenting your toddler", "raising a toddler": a book for the parent
+        reject_before=tail_re(
+            r"\b(?:parenting|raising|disciplining|feeding|potty[\s-]training|understanding"
+            r"|taming|managing|coping\s+with)\s+(?:(?:your|a|the|my|our)\s+)?"
+        ),
     ),
     label_reading(
         ("preschool", "pre-school"),
         r"pre-?school(?:ers?)?\b(?!\s+(?:teachers?|educators?|directors?))", 3.0, 5.0,
+        # "the first day of preschool", "at preschool": the story's setting
+        reject_before=tail_re(r"\b(?:at|in|of|from|to|after|before)\s+(?:the\s+)?"),
     ),
     label_reading(("kinder",), r"kinder?gart(?:e)?ners\b", 5.0, 6.0),
+    # "Kindergarten Math Workbook", "kindergarten readiness skills"
+    label_reading(
+        ("kinder",), r"kinder?garten[\s-]+(?:readiness\s+)?<<SCHOOLWORK>>", 5.0, 6.0,
+        reject_before=tail_re(r"\b(?:at|in|of|from|to|after|before)\s+(?:the\s+)?"),
+    ),
+    # Product details: "Suitable from birth", "safe from birth" (not "deaf from birth").
+    label_reading(
+        ("birth",), r"birth\b(?!<<SEP>>)", 0.0, None,
+        needs_before=tail_re(
+            r"\b(?:suitable|recommended|safe|ideal|designed|perfect|appropriate|use)\s+from\s+"
+        ),
+    ),
+    # Amazon's product-detail fields given in words: "Reading age: Baby and up",
+    # "Reading age: Young Adult", "Age Range: Teen", "Grade level: Kindergarten and up".
+    Reading(("reading", "age", "grade", "interest"), _FIELD_LABEL, _build_field_label, rank=1),
     label_reading(("middle",), r"middle[\s-]grade(?:rs)?\b(?!\s+teachers?)", 9.0, 12.0),
     label_reading(
         ("teen",),

@@ -13,7 +13,7 @@ import re
 
 from emergence.agecues.grammar import (
     FRAGMENTS, Ctx, Hit, compile_pattern, grade_age, in_years, is_months, is_word,
-    num_value, ordered, tail_re, text_before, word_char_before,
+    num_value, ordered, plot_after, tail_re, text_before, word_char_before,
 )
 
 # ---------------------------------------------------------------- "age(s) N" phrases
@@ -21,7 +21,7 @@ AGE_KEYWORD = compile_pattern(
     r"""
     age(?:s|d)?\b                                 # "age", "ages", "aged"; never "page"
     (?:\s+(?:range|group|level|bracket))?         # Amazon's "Age Range:"
-    \s*(?:[:=(]\s*)?
+    <<FS>>(?:[:=(]<<FS>>)?
     (?:from\s+)?
     (?P<a><<NUM>>)                                 # a number must follow: "the ages of sail"
     (?:\s*-?\s*(?P<ua><<UNIT>>)(?:\s+old)?)?      # "6 months", "3 years"
@@ -39,6 +39,8 @@ _AGE_BAD_PREFIX = tail_re(
 )
 _AGE_PREFIX = tail_re(r"\b(?P<p>reading|recommended|suggested|target|interest)\s+")
 _AGED_WHO = tail_re(r"\b(?:children|kids|readers|boys|girls|students|those|anyone)\s+")
+_APPOSITION = tail_re(r",\s*")
+_LIST_AFTER = compile_pattern(r"\s*(?:,|(?:and|&)\s+<<NUM>>)")
 
 
 def build_age_keyword(m: re.Match[str], ctx: Ctx) -> Hit | None:
@@ -57,6 +59,12 @@ def build_age_keyword(m: re.Match[str], ctx: Ctx) -> Hit | None:
         # "Tom, aged 12, runs away" is a character; "children aged 12" a reader.
         if not _AGED_WHO.search(text_before(ctx, start, 24)):
             return None
+    if not ctx.answer:
+        if not open_or_range and _APPOSITION.search(text_before(ctx, start, 4)):
+            if _LIST_AFTER.match(ctx.low, m.end()):
+                return None  # "The boys, ages 9 and 11, spend the summer": two characters
+        if plot_after(ctx, m.end()):
+            return None  # "teens aged 16 to 18 must compete": the story's people
     lo = in_years(num_value(a), ua or ub)
     hi = in_years(num_value(b), ub or ua) if b else None
     lo, hi = ordered(lo, hi)
@@ -97,11 +105,35 @@ NUMBER_PHRASE_ANSWER = compile_pattern(
     LEAD="(?:" + FRAGMENTS["LEAD_DIGITS"] + "|" + FRAGMENTS["WORDNUM"] + ")",
     BNUM=FRAGMENTS["NUM"],
 )
+# Descriptions read a phrase led by a number word only when it ends in "year(s) old(s)":
+# "three- to nine-year-olds", "any seven year old", "five- to eight-years-old".
+NUMBER_PHRASE_WORDS = compile_pattern(
+    r"""(?P<a><<WORDNUM>>)
+    (?:\s*-?\s*(?P<ua><<YEARS>>))?
+    (?:(?:<<SEP>>)(?P<b><<NUM>>)(?:\s*-?\s*(?P<ub><<YEARS>>))?)?
+    [\s-]*(?P<old>olds?\b)
+    (?:(?P<plus><<AND_UP>>)(?:\s*(?P<up><<YEARS>>)(?:\s+old)?)?)?
+    """
+)
 
 _WHO = tail_re(
     r"""\b(?P<who>children|kids|readers|boys|girls|students|toddlers|babies|baby|infants
-        |newborns|youngsters|tweens|teens|preschoolers|listeners)
-    \s+(?:(?:aged?|ages|from)\s+)?"""
+        |newborns|youngsters|tweens|teens|preschoolers|listeners|ones)
+    \s+(?:(?:aged?|ages|from|of)\s+)?"""
+)
+# Words that address a single or plural age to the reader: "any seven year old", "loved
+# by three-year-olds", "a hit with 5-year-olds"; "two 12-year-olds" or "a group of
+# 10-year-olds" are the story's characters.
+_READER_LEAD = tail_re(r"\b(?:any|by|with|among)\s+")
+_SENTENCE_START = tail_re(r"(?:^|[.!?:;(]\s*)")
+_READER_VERB_AFTER = re.compile(
+    r"\s+(?:will|can|could|may|might|should|would|love|adore|enjoy|delight|devour|learn)\b"
+)
+# "Suitable from 3 years", "recommended from 9 months": "from" states a minimum after a
+# word of suitability (without one, "from 3 years" is a duration or a history).
+_SUITABLE_BEFORE = re.compile(
+    r"\b(?:suitable|recommended|ideal|safe|appropriate|designed|perfect|intended|great)\b"
+    r"[^.!?;\n]*$"
 )
 _FOR_READER = tail_re(
     r"\bfor\s+(?:(?:your|a|an|any|every|the|little|young|curious|budding)\s+){0,2}"
@@ -199,7 +231,8 @@ def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
             return None
         lo, hi = ordered(lo, hi)
         return Hit(lo, None if plus else hi, "grade", start - len(abbr.group()))
-    if plus and plus.strip() == "up":
+    plus_word = plus.strip().lstrip(DASHES).strip() if plus else ""
+    if plus_word == "up":
         return None  # a bare "up" is open-ended only after "age" or "grade"
 
     # "K-3", "PreS-Gr 2": the number ends a school-library grade range.
@@ -224,11 +257,17 @@ def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
     rel = _RELATION.search(before)
     if rel and not b:
         word = rel["rel"]
-        if word in ("from", "past", "beyond") and not rel["age"]:
-            rel = None
-        elif not (rel["who"] or rel["age"]):
+        if rel["age"]:
+            pass
+        elif word == "from" and (ua or up) and (
+            rel["who"] or _SUITABLE_BEFORE.search(before[: len(before) - len(rel.group())])
+        ):
+            pass  # "children from 3 years", "suitable from 9 months"
+        elif word in ("from", "past", "beyond") or not rel["who"]:
             rel = None
     if rel and not b:
+        if not ctx.answer and plot_after(ctx, m.end()):
+            return None  # "all children over 12 were evacuated"
         n = in_years(num_value(a), ua or up)
         rel_start = start - len(rel.group())
         if rel["rel"].startswith(("under", "below", "younger", "less")) and not plus:
@@ -242,17 +281,28 @@ def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
     for_reader = _FOR_READER.search(before)
     months = is_months(ua) or is_months(ub) or is_months(up)
     unit = ua or ub or up
+    if who and not ctx.answer and plot_after(ctx, m.end()):
+        return None  # "children ages 8 to 12 were disappearing"
+    lead = None if (who or for_reader) else _READER_LEAD.search(before)
     if who:
         start -= len(who.group())
     elif for_reader and (old or plus):
         start -= len(for_reader.group())
+    elif lead and old:
+        start -= len(lead.group())
 
     if old:
         if not (ua or ub):
             return None  # "8 old" is no age
-        # A singular "a 12-year-old boy" is a character unless addressed to the reader.
-        singular = not (b or old == "olds" or for_reader or who or plus)
-        if singular and not ctx.answer:
+        # One age ("a 12-year-old boy", "two 12-year-olds") is the story's unless it is
+        # addressed to the reader; a range ("8- to 12-year-olds") is the audience's.
+        addressed = bool(for_reader or who or plus or lead) or (
+            old == "olds"
+            and _SENTENCE_START.search(before)
+            and _READER_VERB_AFTER.match(ctx.low, m.end())
+        )
+        singular = not (b or addressed or (old == "olds" and ctx.answer))
+        if not (b or addressed) and not ctx.answer:
             return None
         # An answer may state "18 years old" bare, but "the story of a 12-year-old boy" or
         # "the author was 25 years old" still speak of someone other than the reader.
@@ -272,7 +322,9 @@ def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
             return None
         if not who and _PLUS_BAD_PREFIX.search(before):
             return None
-        bare_plus = plus.strip() == "+" and not (ua or up)
+        if plus_word == "plus" and not (who or for_reader or ua or up or ctx.answer):
+            return None  # "2 plus 2", "50 plus photographs"
+        bare_plus = plus_word == "+" and not (ua or up)
         if bare_plus and not (who or ctx.answer):
             # "12+ recipes" is a count; "(8+)" on its own is the age-badge style.
             if not (before.endswith("(") and ctx.low[after : after + 1] == ")"):
@@ -322,8 +374,54 @@ def build_between(m: re.Match[str], ctx: Ctx) -> Hit | None:
     # "between 5 and 10 years" is a duration unless it says "old", "ages" or who.
     if not (m["kw"] or m["old"] or _BETWEEN_WHO.search(text_before(ctx, m.start(), 30))):
         return None
+    if not ctx.answer and plot_after(ctx, m.end()):
+        return None  # "children between the ages of ten and sixteen are chosen"
     lo = in_years(num_value(m["a"]), ua or ub)
     hi = in_years(num_value(m["b"]), ub or ua)
     lo, hi = ordered(lo, hi)
     return Hit(lo, hi, "months" if is_months(ua) or is_months(ub) else "age_range", m.start())
 
+
+
+
+# ---------------------------------------------------------------- "as young as N"
+# "Children as young as 4 will enjoy it", "for kids as young as four". The group word
+# before it is required ("she began competing as young as 8" is a life story), and what
+# follows must not be the story's past ("boys as young as 12 were sent to fight").
+AS_YOUNG = compile_pattern(
+    r"as\s+young\s+as\s+(?P<a><<NUM>>)(?:\s*-?\s*(?P<ua><<UNIT>>))?(?:\s+old\b)?"
+)
+_YOUNG_WHO = tail_re(
+    r"""\b(?:children|kids|readers|players|toddlers|babies|listeners|youngsters|learners
+        |students|boys|girls|ones|fans|cooks|artists|scientists|builders|gamers|crafters)\s+"""
+)
+
+
+def build_as_young(m: re.Match[str], ctx: Ctx) -> Hit | None:
+    who = _YOUNG_WHO.search(text_before(ctx, m.start(), 24))
+    if who is None or plot_after(ctx, m.end()):
+        return None
+    return Hit(in_years(num_value(m["a"]), m["ua"]), None, "age_plus", m.start() - len(who.group()))
+
+
+# ---------------------------------------------------------------- review ranges
+# Kirkus ends a review with its genre and an age range in parentheses, without "ages":
+# "(Picture book. 3-6)", "(Fiction. 9-13)", "(Fiction. 14 & up)". The cue is the whole
+# parenthesis, so a genre label inside it ("Young adult fiction", "Board book") yields to
+# the range.
+REVIEW_RANGE = compile_pattern(
+    r"""(?P<a><<LEAD_DIGITS>>)
+    (?:\s*<<DASH>>\s*(?P<b><<DIGITS>>)|(?P<plus>\s*(?:&|and)\s*up\b|\s*\+))
+    \s*\)"""
+)
+_REVIEW_GENRE = tail_re(r"\(\s*[a-z][a-z'/,&\s-]{1,40}\.\s*")
+
+
+def build_review_range(m: re.Match[str], ctx: Ctx) -> Hit | None:
+    genre = _REVIEW_GENRE.search(text_before(ctx, m.start()))
+    if genre is None:
+        return None
+    lo = num_value(m["a"])
+    hi = num_value(m["b"]) if m["b"] else None
+    lo, hi = ordered(lo, hi)
+    return Hit(lo, hi, "age_range" if m["b"] else "age_plus", m.start() - len(genre.group()))
