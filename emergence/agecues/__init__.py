@@ -83,12 +83,15 @@ from emergence.agecues.answers import parse_age_answer
 from emergence.agecues.bands import AGE_BANDS, band_of
 from emergence.agecues.cues import find_age_cues, min_age_from_cues
 from emergence.agecues.grammar import AgeCue
+from emergence.agecues.mask import Masked, mask_age_cues
 
 __all__ = [
     "AGE_BANDS",
     "AgeCue",
+    "Masked",
     "band_of",
     "find_age_cues",
+    "mask_age_cues",
     "min_age_from_cues",
     "parse_age_answer",
 ]

@@ -209,7 +209,10 @@ _PLOT_AFTER = re.compile(
             |expected|introduced|inspired|delighted|amazed|hooked|captivated|fascinated
             |engaged|entertained|intrigued|thrilled|enchanted|charmed|drawn)\b)
         [a-z]+(?:ed|en|wn|nt|ing)\b
-      | (?!(?:need|feed|speed|breed|seed|proceed|succeed|exceed|embed)\b)[a-z]{2,}ed\b
+      | (?!(?:need|feed|speed|breed|seed|proceed|succeed|exceed|embed|loved|enjoyed|adored
+            |liked|devoured|appreciated|requested|wanted|learned|illustrated|printed
+            |bound|based|aimed|designed|intended|geared|targeted|suited|recommended)\b)
+        [a-z]{3,}ed\b           # "worked", "disappeared"; not "aged", "red", "bed"
     )""",
     re.VERBOSE,
 )

@@ -119,7 +119,8 @@ _FIELD_WORD = r"""(?:baby|babies|infants?|newborns?|birth|toddlers?|pre-?school(
     |pre-?k|pre-?s|kindergarten|k|middle[\s-]grade|teen(?:ager)?s?|young[\s-]adults?|ya
     |adults?|all\s+ages)\b"""
 _FIELD_LABEL = compile_pattern(
-    r"""(?P<field>reading\s+age|age\s+(?:range|level|group)|(?:grade|interest|reading)\s+level)
+    r"""(?P<field>reading\s+age|age\s+(?:range|level|group)|(?:grade|interest|reading)\s+level
+        |ages?)
     <<FS>>:<<FS>>
     (?P<l1><<WORD>>)
     (?:\s*(?:&|and)\s*<<WORD>>)?                    # "Teen & Young Adult"

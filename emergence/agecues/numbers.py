@@ -45,8 +45,10 @@ _LIST_AFTER = compile_pattern(r"\s*(?:,|(?:and|&)\s+<<NUM>>)")
 
 def build_age_keyword(m: re.Match[str], ctx: Ctx) -> Hit | None:
     start = m.start()
-    if word_char_before(ctx, start, "-") or _AGE_BAD_PREFIX.search(text_before(ctx, start, 16)):
+    if word_char_before(ctx, start) or _AGE_BAD_PREFIX.search(text_before(ctx, start, 16)):
         return None
+    if start > 1 and ctx.low[start - 1] == "-" and ctx.low[start - 2].isalnum():
+        return None  # "coming-of-age", "school-age 5": a compound; "tale--Ages 4-8" is a cue
     a, b, ub = m["a"], m["b"], m["ub"]
     ua = m["ua"] or m["up"]
     open_or_range = bool(b or m["plus"])
@@ -119,7 +121,7 @@ NUMBER_PHRASE_WORDS = compile_pattern(
 _WHO = tail_re(
     r"""\b(?P<who>children|kids|readers|boys|girls|students|toddlers|babies|baby|infants
         |newborns|youngsters|tweens|teens|preschoolers|listeners|ones)
-    \s+(?:(?:aged?|ages|from|of)\s+)?"""
+    \s+(?P<paren>\(\s*)?(?:(?:aged?|ages|from|of)\s+)?"""
 )
 # Words that address a single or plural age to the reader: "any seven year old", "loved
 # by three-year-olds", "a hit with 5-year-olds"; "two 12-year-olds" or "a group of
@@ -209,7 +211,19 @@ def _bare_context(before: str) -> bool:
     return after is not None and len(words) > 1 and words[-2] in after
 
 
+_CLOSE_PAREN = re.compile(r"\s*\)")
+
+
 def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
+    hit = _build_number_phrase(m, ctx)
+    if hit is not None and hit.end is None and "(" in ctx.low[hit.start : m.start()]:
+        close = _CLOSE_PAREN.match(ctx.low, m.end())  # "readers (8-12)": the cue owns both
+        if close is not None:
+            return hit._replace(end=close.end())
+    return hit
+
+
+def _build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
     start = m.start()
     if word_char_before(ctx, start):
         return None  # "mp3", "covid19"
@@ -260,7 +274,9 @@ def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
         if rel["age"]:
             pass
         elif word == "from" and (ua or up) and (
-            rel["who"] or _SUITABLE_BEFORE.search(before[: len(before) - len(rel.group())])
+            ctx.answer
+            or rel["who"]
+            or _SUITABLE_BEFORE.search(before[: len(before) - len(rel.group())])
         ):
             pass  # "children from 3 years", "suitable from 9 months"
         elif word in ("from", "past", "beyond") or not rel["who"]:
