@@ -182,3 +182,34 @@ def test_ages_of_characters_are_no_cues(text):
 )
 def test_reader_statements_that_read_like_stories(text, span, age):
     assert _one(text) == (span, age)
+
+
+# Found while exploring beyond the labelled set (masking makes every miss a leak).
+@_case(
+    ("Suitable for 3-6 years.", "for 3-6 years", 3),
+    ("Ideal for 8-12 yrs.", "for 8-12 yrs.", 8),
+    ("Suitable for 6-12 months", "for 6-12 months", 0.5),
+    ("Perfect for the 4-8 age range!", "for the 4-8 age range", 4),
+    ("Great for tweens.", "for tweens", 10),
+    ("For middle schoolers.", "For middle schoolers", 11),
+    ("Written for high school students.", "for high school students", 14),
+    ("Perfect for early readers.", "for early readers", 5),
+    ("A picture book--Ages 4-8", "Ages 4-8", 4),
+    ("Kids 8 and up loved it.", "Kids 8 and up", 8),  # a review's past tense: still readers
+)
+def test_more_reader_statements(text, span, age):
+    assert _one(text) == (span, age)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He served for 5-10 years.",
+        "The treatment lasts for 6-12 months.",
+        "A middle school romance.",
+        "Her high school sweetheart returns.",
+        "A coming-of-age 12 story collection.",
+    ],
+)
+def test_more_look_alikes_are_no_cues(text):
+    assert find_age_cues(text) == []

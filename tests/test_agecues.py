@@ -314,7 +314,8 @@ def test_band_of_rejects_impossible_ages(age):
 
 
 @pytest.mark.parametrize(
-    "module", ["__init__", "answers", "bands", "cues", "grades", "grammar", "labels", "numbers", "scan"]
+    "module",
+    ["__init__", "answers", "bands", "cues", "grades", "grammar", "labels", "mask", "numbers", "scan"],
 )
 def test_module_doctests(module):
     import doctest

@@ -143,6 +143,7 @@ def _build_field_label(m: re.Match[str], ctx: Ctx) -> Hit | None:
 
 _YOUNG_BEFORE = tail_re(r"young[\s-]")
 _FOR_BEFORE = tail_re(r"\bfor\s+")
+_FOR_TO_BEFORE = tail_re(r"\b(?:for|to)\s+(?:(?:your|the|all|older|younger|young)\s+)?")
 
 CUE_LABELS: list[Reading] = [
     Reading(
@@ -204,6 +205,24 @@ CUE_LABELS: list[Reading] = [
     ),
     label_reading(("young",), r"young[\s-]adults?\b", 13.0, 17.0),
     label_reading(("ya",), r"ya\b", 13.0, 17.0, upper="YA"),
+    # School stages name the reader only when the book is "for" them ("a middle school
+    # romance" is a setting): the values of the answer labels below.
+    label_reading(
+        ("preteen", "pre-teen", "tween"), r"(?:pre-?teens|tweens)\b", 10.0, 12.0,
+        needs_before=_FOR_TO_BEFORE,
+    ),
+    label_reading(
+        ("middle",), r"middle[\s-]school(?:ers|\s+(?:students|readers|kids))\b", 11.0, 13.0,
+        needs_before=_FOR_TO_BEFORE,
+    ),
+    label_reading(
+        ("high",), r"high[\s-]school(?:ers|\s+(?:students|readers|kids))\b", 14.0, 17.0,
+        needs_before=_FOR_TO_BEFORE,
+    ),
+    label_reading(
+        ("early", "beginning", "emergent"), r"(?:early|beginning|emergent)\s+readers\b", 5.0, 7.0,
+        needs_before=_FOR_TO_BEFORE,
+    ),
     label_reading(
         ("adult", "grown"),
         r"""(?:grown[\s-]?ups|adults)\b

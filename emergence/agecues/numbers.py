@@ -212,6 +212,7 @@ def _bare_context(before: str) -> bool:
 
 
 _CLOSE_PAREN = re.compile(r"\s*\)")
+_AGE_GROUP_AFTER = re.compile(r"[\s-]+age\s+(?:group|range|bracket|band)\b")
 
 
 def build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
@@ -357,14 +358,21 @@ def _build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
         # "in 5-10 years", "pages 4-8" are no ages; a reader word or a range from 0 is.
         if _GRADE_TAIL.match(ctx.low, m.end()):
             return None  # "3-5 grade": the grade patterns read it
-        if not (who or (num_value(a) == 0 and unit)):
+        suited = (
+            for_reader and (ua or ub)
+            and _SUITABLE_BEFORE.search(before[: len(before) - len(for_reader.group())])
+        )  # "Suitable for 3-6 years"; "he served for 5-10 years" is a duration
+        group = _AGE_GROUP_AFTER.match(ctx.low, m.end())  # "for the 8-12 age group"
+        if not (who or suited or group or (num_value(a) == 0 and unit)):
             return None
+        if (suited or group) and for_reader and not who:
+            start -= len(for_reader.group())
         if is_word(a) and not (unit or ctx.answer):
             return None  # "the girls two or three times"
         lo = in_years(num_value(a), ua or ub)
         hi = in_years(num_value(b), ub or ua)
         lo, hi = ordered(lo, hi)
-        return Hit(lo, hi, "months" if months else "age_range", start)
+        return Hit(lo, hi, "months" if months else "age_range", start, group and group.end())
 
     if who and months and who["who"] in ("babies", "baby", "infants", "newborns", "toddlers"):
         return Hit(in_years(num_value(a), ua), None, "months", start)  # "babies 6 months"
