@@ -209,6 +209,9 @@ def test_more_reader_statements(text, span, age):
         "A middle school romance.",
         "Her high school sweetheart returns.",
         "A coming-of-age 12 story collection.",
+        "Requires Java 8 and above.",
+        "Works on Windows 7 and up.",
+        "Not for Python 2.2 and older.",
     ],
 )
 def test_more_look_alikes_are_no_cues(text):

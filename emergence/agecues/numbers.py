@@ -158,6 +158,11 @@ _PLUS_BAD_PREFIX = tail_re(
     r"""\b(?:sizes?|levels?|pages?|chapters?|books?|volumes?|grades?|no\.|vol\.|part|step|rated
         |rating|score|over|than|past|last|next|nearly|almost|within|top|about|lexile|phase)\s+"""
 )
+# Software and versions: "Java 8 and above", "Windows 7 and up", "Python 3 or older".
+_VERSION_BEFORE = tail_re(
+    r"""\b(?:version|ver\.?|v|release|python|java|windows|ios|android|excel|office|macos
+        |os\s*x|perl|php|ruby|photoshop|vim|gtk|motif|html|css|swift|kotlin|unity|level)\s*"""
+)
 _COUNT_AFTER = re.compile(
     r"\s*(?:players?|people|persons|copies|units|items|pieces|pages|participants|recipes"
     r"|stories|titles|books|hours|minutes|reviews|languages|countries|illustrations|photos)\b"
@@ -337,8 +342,10 @@ def _build_number_phrase(m: re.Match[str], ctx: Ctx) -> Hit | None:
         after = m.end()
         if _COUNT_AFTER.match(ctx.low, after) or _DURATION_AFTER.match(ctx.low, after):
             return None
-        if not who and _PLUS_BAD_PREFIX.search(before):
+        if not who and (_PLUS_BAD_PREFIX.search(before) or _VERSION_BEFORE.search(before)):
             return None
+        if "." in a and not (ua or up or who):
+            return None  # "Python 2.2 and older", "version 6.2 or older": a version
         if plus_word == "plus" and not (who or for_reader or ua or up or ctx.answer):
             return None  # "2 plus 2", "50 plus photographs"
         bare_plus = plus_word == "+" and not (ua or up)
