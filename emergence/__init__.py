@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "split_of": "emergence.corpus.split",
     "AgeCue": "emergence.agecues",
     "find_age_cues": "emergence.agecues",
+    "mask_age_cues": "emergence.agecues",
+    "Masked": "emergence.agecues",
     "parse_age_answer": "emergence.agecues",
     "AGE_BANDS": "emergence.agecues",
     "band_of": "emergence.agecues",

@@ -162,8 +162,7 @@ def score_age(answer: str, label_age: float, *, title: str | None = None) -> dic
     the question named, removed from the answer before its numbers are read."""
     from emergence.agecues import parse_age_answer
 
-    parsed = parse_age_answer(answer or "", title=title) if title else parse_age_answer(answer or "")
-    return score_parsed_age(parsed, label_age)
+    return score_parsed_age(parse_age_answer(answer or "", title=title), label_age)
 
 
 def score_parsed_age(parsed_age: float | None, label_age: float) -> dict[str, float]:

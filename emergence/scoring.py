@@ -66,10 +66,11 @@ def score_row(row: ProbeRow, item: Any, results: ProbeResults) -> ProbeRow:
         else:  # a row written before token ids were kept: its score stands
             scores.update(row.scores)
     elif row.variant == "intent":
-        parsed = parse_age_answer(row.answer)
+        parsed = parse_age_answer(row.answer, title=row.title)
         scores.update(score_intent(row.answer, getattr(item, "content", "") or ""))
     else:
-        parsed = parse_age_answer(row.answer)
+        # the title the question named is removed before numbers are read ("…Bees: 50 Facts…")
+        parsed = parse_age_answer(row.answer, title=row.title)
         if row.label_age is not None:
             scores.update(score_parsed_age(parsed, row.label_age))
         if row.band_loglikelihoods and row.label_band is not None:

@@ -53,7 +53,7 @@ def band_index(doc: dict) -> int:
 
 # --------------------------------------------------------------------- process_results
 def process_age(doc: dict, results: list[str]) -> dict[str, float]:
-    scores = score_age(results[0], doc["label_age"])
+    scores = score_age(results[0], doc["label_age"], title=doc.get("title"))
     return {key: scores[key] for key in keys("age")}
 
 

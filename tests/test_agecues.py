@@ -311,3 +311,16 @@ def test_band_of(age, band):
 def test_band_of_rejects_impossible_ages(age):
     with pytest.raises(ValueError):
         band_of(age)
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["__init__", "answers", "bands", "cues", "grades", "grammar", "labels", "mask", "numbers", "scan"],
+)
+def test_module_doctests(module):
+    import doctest
+    import importlib
+
+    name = "emergence.agecues" if module == "__init__" else f"emergence.agecues.{module}"
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0

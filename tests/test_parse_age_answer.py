@@ -91,7 +91,6 @@ ABSTAINS: list[str] = [
     "I cannot determine the age for this book.",
     "I'm sorry, I cannot determine the minimum recommended age for this book.",
     "As an AI, I cannot provide a recommendation.",
-    "There is no minimum age.",
     "The minimum recommended age is not specified, but it is generally considered suitable "
     "for young readers.",
     "1998",
@@ -158,6 +157,121 @@ def test_the_table_is_large_enough():
     ],
 )
 def test_which_age_is_the_minimum(answer, age):
+    assert parse_age_answer(answer) == pytest.approx(age)
+
+
+# ---------------------------------------------------------------- misparses (issue 12, item 8)
+BEES = "My First Book of Bees: 50 Facts Kids Want to Know"
+
+
+@pytest.mark.parametrize(
+    ("answer", "title", "age"),
+    [
+        (f"The minimum recommended age for reading {BEES} is 11 years old.", BEES, 11),
+        # the echo differs in case, quotes, spacing and punctuation
+        ('The minimum age for reading "my first book of bees - 50 facts kids want to know" is 6.',
+         BEES, 6),
+        (f"{BEES} is a fun read. {BEES.upper()} suits ages 7 and up.", BEES, 7),
+        ("The minimum age for Apollo 13: The Untold Story is 16.", "Apollo 13: The Untold Story", 16),
+        ("The recommended age for The 39 Steps is 12 years old.", "The 39 Steps", 12),
+        ("Fahrenheit 451 is best for readers aged 14 and up.", "Fahrenheit 451", 14),
+        # the series in brackets is often left out of the echo
+        ("The minimum age for reading Dinosaurs Before Dark 1 is 6.",
+         "Dinosaurs Before Dark 1 (Magic Tree House, No. 1)", 6),
+    ],
+)
+def test_the_echoed_title_is_removed_before_numbers_are_read(answer, title, age):
+    assert parse_age_answer(answer, title=title) == pytest.approx(age)
+
+
+def test_without_the_title_a_number_inside_it_can_win():
+    # Why the title keyword exists: the title's "50" reads as the stated age.
+    answer = f"The minimum recommended age for reading {BEES} is 11 years old."
+    assert parse_age_answer(answer) == 50
+    assert parse_age_answer(answer, title=BEES) == 11
+
+
+def test_a_title_that_is_absent_or_empty_changes_nothing():
+    assert parse_age_answer("The minimum age is 9.", title="Charlotte's Web") == 9
+    assert parse_age_answer("The minimum age is 9.", title="") == 9
+    assert parse_age_answer("The minimum age is 9.", title="!!") == 9
+
+
+def test_a_title_made_of_age_words_is_not_read_as_an_age():
+    assert parse_age_answer("Teen Titans Go! is suitable for ages 6 and up.", title="Teen Titans Go!") == 6
+    assert parse_age_answer("I cannot say who should read Ages 4-8 Activity Book.",
+                            title="Ages 4-8 Activity Book") is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "There is no minimum age.",
+        "There is no minimum age for reading this book.",
+        "This book has no age limit.",
+        "There is no age limit; anyone can enjoy it.",
+        "No minimum age. It is a picture book for everyone.",
+        "There are no age restrictions for this book.",
+    ],
+)
+def test_no_minimum_age_is_zero(answer):
+    assert parse_age_answer(answer) == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "age"),
+    [
+        ("There is no minimum age, but it is best for ages 8 and up.", 8),
+        ("The minimum age is not specified.", None),
+        ("There is no minimum age specified for this book.", None),
+    ],
+)
+def test_no_minimum_age_yields_to_a_stated_age_and_unspecified_is_no_answer(answer, age):
+    assert parse_age_answer(answer) == (None if age is None else pytest.approx(age))
+
+
+@pytest.mark.parametrize(
+    ("answer", "age"),
+    [("9 or 10", 9), ("9 or 10.", 9), ("I would say 9 or 10.", 9), ("Probably 9-10.", 9),
+     ("Around 12 to 14 years.", 12)],
+)
+def test_a_bare_range_states_its_lower_end(answer, age):
+    assert parse_age_answer(answer) == pytest.approx(age)
+
+
+@pytest.mark.parametrize(
+    ("answer", "age"),
+    [("from 6 years", 6), ("It is suitable from 6 years.", 6), ("I'd recommend it from 9 years old.", 9),
+     ("From 18 months.", 1.5)],
+)
+def test_from_n_years(answer, age):
+    assert parse_age_answer(answer) == pytest.approx(age)
+
+
+@pytest.mark.parametrize(
+    ("answer", "age"),
+    [
+        ("It is for readers (8-12).", 8),
+        ("It is suitable for middle-grade readers (8-12).", 8),
+        ("The book is best for young readers (8-12).", 8),
+    ],
+)
+def test_readers_with_a_range_in_brackets(answer, age):
+    assert parse_age_answer(answer) == pytest.approx(age)
+
+
+@pytest.mark.parametrize(
+    ("answer", "age"),
+    [
+        ("This book is for teenagers, in particular ages 14 and up.", 14),
+        ("This book is aimed at middle grade readers (ages 8-12).", 8),
+        ("It is a young adult novel, recommended for readers 15 and older.", 15),
+        ("Suitable for all ages, though best from age 6.", 6),
+        # a label alone still counts
+        ("This book is suitable for teenagers.", 13),
+    ],
+)
+def test_an_explicit_number_beats_a_label_in_the_same_sentence(answer, age):
     assert parse_age_answer(answer) == pytest.approx(age)
 
 
