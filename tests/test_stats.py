@@ -166,7 +166,9 @@ def test_unpaired_bootstrap_difference():
 def test_estimate_auto_chooses_by_data():
     assert estimate([0, 1, 1, float("nan")]).method == "wilson"
     assert estimate([0, 1, 1, float("nan")]).n == 3
-    assert estimate([0.2, 1.0, 3.0]).method == "bootstrap"
+    # auto is emergence.stats.interval: bootstrap-t for continuous values, not the percentile bootstrap
+    assert estimate([0.2, 1.0, 3.0]).method == "studentized"
+    assert estimate([0.2, 1.0, 3.0], kind="bootstrap").method == "bootstrap"
     assert estimate([0.2, 1.0, 3.0], kind="normal").method == "normal"
     with pytest.raises(ValueError):
         estimate([0.5, 1.0], kind="wilson")
