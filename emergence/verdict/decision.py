@@ -132,7 +132,7 @@ def decide(
         raise ValueError(f"direction must be 'increase' or 'decrease', got {direction!r}")
     if min_effect < 0:
         raise ValueError(f"min_effect is a magnitude, got {min_effect}")
-    built = 1.0 - effect.confidence
+    built = float(f"{1.0 - effect.confidence:.12g}")  # 1 - 0.95 is 0.050000000000000044
     if alpha is not None and not math.isclose(alpha, built, rel_tol=1e-9, abs_tol=1e-12):
         raise ValueError(f"the interval was built at alpha={built:g}, not {alpha:g}: rebuild it at that alpha")
     mde = minimum_detectable_effect(effect, POWER) if mde is None else float(mde)
