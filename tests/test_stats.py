@@ -403,3 +403,15 @@ def test_expected_mde_and_n_for_mde_hand_computed():
         expected_mde(100, kind="continuous", design="paired")
     with pytest.raises(ValueError):
         n_for_mde(0.0, kind="continuous", design="paired", sd=1.0)
+
+
+def test_intervals_are_nested_in_alpha():
+    """Holm's step-down on intervals (emergence.verdict.decision.holm) needs a smaller alpha to give a wider interval."""
+    rng = np.random.default_rng(12)
+    zo_a, zo_b = rng.integers(0, 2, 40).astype(float), rng.integers(0, 2, 40).astype(float)
+    ca, cb = rng.exponential(2.0, 40), rng.exponential(2.5, 40)
+    for args, kw in (((zo_a,), {}), ((zo_a, zo_b), {"design": "paired"}), ((zo_a, zo_b), {"design": "unpaired"}),
+                     ((ca,), {}), ((ca, cb), {"design": "paired"}), ((ca, cb), {"design": "unpaired"})):
+        ends = [interval(*args, alpha=a, seed=1, **kw) for a in (0.1, 0.05, 0.05 / 3, 0.01)]
+        for wide, narrow in zip(ends[1:], ends[:-1]):
+            assert wide.ci_low <= narrow.ci_low and narrow.ci_high <= wide.ci_high, (kw, wide.method)

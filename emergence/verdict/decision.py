@@ -194,19 +194,22 @@ def _decide_at(test: Claim, alpha: float) -> Decision:
 
 
 def holm(tests: Mapping[str, Claim], alpha: float = 0.05) -> dict[str, HolmDecision]:
-    """Holm's step-down over interval-based decisions; family-wise error <= alpha.
+    """Holm's step-down over interval-based decisions; family-wise error of claims <= alpha.
 
     Step k tests every hypothesis still open at alpha / r, r the number still open (r = m
-    at step 1): each gets its interval rebuilt at 1 - alpha / r and the decision rule. Those
-    confirmed or refuted are closed at that alpha; if none was, the rest stay inconclusive
-    (decided at the last alpha / r) and the procedure stops; otherwise r shrinks and the
-    rest are tested again at the larger alpha / r. For nested intervals (a wider interval
-    at a smaller alpha, as every interval here) "the interval at 1 - alpha/r lies beyond
-    the threshold" is "p <= alpha/r" for the one-sided test the interval inverts, so this
-    is Holm's procedure on those p-values, and closing a test only when it is confirmed or
-    refuted (not when power or a control blocks a refutation) keeps a subset of Holm's
-    rejections. Both claims (confirm: the effect exceeds m; refute: it falls short of m)
-    are rejections of a one-sided null, so the family-wise error of false claims is held.
+    at step 1): its interval is rebuilt at 1 - alpha / r and the decision rule applied.
+    Those confirmed or refuted are closed at that alpha; if none was, the rest stay
+    inconclusive (decided at the last alpha / r) and the procedure stops; otherwise the
+    rest are tested again at the larger alpha / r.
+
+    Why this is Holm: the intervals here are nested (wider at smaller alpha), so "the
+    (1 - a) interval excludes m" is "p <= a" for the two-sided test of effect = m that the
+    interval inverts; testing everything open at alpha / r and closing what passes is
+    Holm's step-down on those p-values, with its directional claims (confirmed above m,
+    refuted below) held at alpha as Holm's are (Shaffer 1980). Closing a hypothesis only
+    when it is confirmed or refuted, not when power or a missing control blocks a
+    refutation, keeps a subset of Holm's rejections, so the guarantee stands. The
+    builders must be deterministic (seeded) so a rebuilt interval differs only in alpha.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
