@@ -38,6 +38,7 @@ for p in (REPO, REPO / "tests"):
 import simdata as sd  # noqa: E402
 
 from emergence import stats as st  # noqa: E402
+from emergence.stats.intervals import _boot_moments  # noqa: E402
 from emergence.verdict.decision import decide  # noqa: E402
 
 B = 2000
@@ -47,7 +48,7 @@ NORMAL = NormalDist()
 def _percentile(x: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The old percentile bootstrap of a mean, row by row (the same resampling counts as bootstrap-t)."""
     mean = x.mean(axis=1)
-    boot, _ = st._boot_moments(x - mean[:, None], B, rng)
+    boot, _ = _boot_moments(x - mean[:, None], B, rng)
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=1)
     return mean + lo, mean + hi
 
@@ -56,7 +57,7 @@ def _bca(x: np.ndarray, alpha: float, rng: np.random.Generator) -> tuple[np.ndar
     """BCa for a mean: bias correction from the share of resamples below, acceleration from the skew."""
     mean = x.mean(axis=1)
     c = x - mean[:, None]
-    boot, _ = st._boot_moments(c, B, rng)
+    boot, _ = _boot_moments(c, B, rng)
     below = (np.sum(boot < 0, axis=1) + 0.5 * np.sum(boot == 0, axis=1)) / B
     z0 = np.array([NORMAL.inv_cdf(min(max(v, 0.5 / B), 1 - 0.5 / B)) for v in below])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -105,8 +106,8 @@ def continuous(draws: int) -> list[dict]:
                                        10 * 0.9 / 4.9 - 10 * 1.2 / 5.2)}
         for name, (x, y, truth) in unpaired.items():
             # old unpaired percentile: quantiles of the difference of independent resample means
-            bx, _ = st._boot_moments(x - x.mean(axis=1, keepdims=True), B, rng)
-            by, _ = st._boot_moments(y - y.mean(axis=1, keepdims=True), B, rng)
+            bx, _ = _boot_moments(x - x.mean(axis=1, keepdims=True), B, rng)
+            by, _ = _boot_moments(y - y.mean(axis=1, keepdims=True), B, rng)
             d0 = y.mean(axis=1) - x.mean(axis=1)
             qlo, qhi = np.quantile(by - bx, [0.025, 0.975], axis=1)
             for method, (lo, hi) in (("symmetric studentized (new)", st.studentized_diff_bounds(x, y, 0.05, B, rng)),
@@ -173,9 +174,19 @@ def binary_exact() -> list[dict]:
     return rows
 
 
-def decisions(draws: int) -> list[dict]:
-    from emergence.hypothesis import decide as old_decide  # the rule this replaces (lead's module)
+def _old_rule(a: np.ndarray, b: np.ndarray, m: float, seed: int) -> str:
+    """The wave-1 rule this replaces, for comparison: a percentile paired bootstrap (500
+    resamples), refuted when its high end is below m, no power and no control needed."""
+    d = b - a
+    rng = np.random.default_rng(seed)
+    boots = d[rng.integers(0, d.size, size=(500, d.size))].mean(axis=1)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    if d.size < 10:
+        return "inconclusive"
+    return "confirmed" if lo > m else "refuted" if hi < m else "inconclusive"
 
+
+def decisions(draws: int) -> list[dict]:
     m = 0.05
     plan = st.n_for_mde(m, kind="binary", design="paired", discordance=0.25, rate=0.25)
     rows = []
@@ -192,7 +203,7 @@ def decisions(draws: int) -> list[dict]:
                    "refuted": float(np.mean(np.array(new) == "refuted")),
                    "confirmed": float(np.mean(np.array(new) == "confirmed"))}
             if n <= 40:  # the old rule: percentile bootstrap (500 resamples), no power, no control
-                old = [old_decide(st.paired_bootstrap_diff(x, y, n_boot=500, seed=i), "increase", m, n_min=10)
+                old = [_old_rule(np.asarray(x, float), np.asarray(y, float), m, seed=i)
                        for i, (x, y) in enumerate(zip(a[:500], b[:500]))]
                 row |= {"old_refuted": float(np.mean(np.array(old) == "refuted")),
                         "old_confirmed": float(np.mean(np.array(old) == "confirmed"))}

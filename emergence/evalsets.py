@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 EVAL_SET_NAMES: tuple[str, ...] = ("age_heldout", "age_seen", "intent_seen", "intent_heldout")
+HELD_OUT_SETS: tuple[str, ...] = ("age_heldout", "intent_heldout")
 MANIFEST = "manifest.json"
 
 
@@ -155,6 +156,11 @@ class ConsumptionTracker:
         self.taken[shard] += 1
         return True
 
+    def done(self) -> bool:
+        """Every shard has taken its share: no later record is consumed."""
+        per_shard = self.rule.per_shard
+        return per_shard is not None and all(t >= per_shard for t in self.taken)
+
 
 class EvalItem(BaseModel):
     """One probed record: its text, its split and its age label with the label's origin."""
@@ -209,52 +215,75 @@ def _true_age(record: Any) -> float | None:
 
 
 class _Reservoir:
-    """Keeps the ``n`` candidates with the smallest (hash, index) key: a bounded max-heap."""
+    """Keeps the ``n + slack`` candidates with the smallest (hash, index) key: a bounded max-heap.
 
-    def __init__(self, n: int) -> None:
+    The slack stands in for candidates removed at the end (held-out records whose content a
+    train record carries under another title, found only once the whole corpus is read).
+    """
+
+    def __init__(self, n: int, slack: int = 0) -> None:
         self.n = n
-        self.heap: list[tuple[int, int, EvalItem]] = []  # (-hash, -index, item)
+        self.keep = n + (slack if n > 0 else 0)
+        self.heap: list[tuple[int, int, int, EvalItem]] = []  # (-hash, -index, content fingerprint, item)
         self.candidates = 0
 
-    def offer(self, key: int, index: int, make: Any) -> None:
+    def offer(self, key: int, index: int, make: Any, fingerprint: int = 0) -> None:
         self.candidates += 1
-        if self.n <= 0:
+        if self.keep <= 0:
             return
         entry = (-key, -index)
-        if len(self.heap) < self.n:
-            heapq.heappush(self.heap, (*entry, make()))
+        if len(self.heap) < self.keep:
+            heapq.heappush(self.heap, (*entry, fingerprint, make()))
         elif entry > self.heap[0][:2]:  # smaller (hash, index) than the largest kept
-            heapq.heapreplace(self.heap, (*entry, make()))
+            heapq.heapreplace(self.heap, (*entry, fingerprint, make()))
 
-    def items(self) -> list[EvalItem]:
-        return sorted((item for _, _, item in self.heap), key=lambda it: it.index)
+    def items(self, exclude: Any = None) -> tuple[list[EvalItem], int]:
+        """The ``n`` smallest-key items whose content fingerprint is not in ``exclude``, in
+        stream order, and how many were excluded among those considered."""
+        ranked = sorted(self.heap, key=lambda e: (-e[0], -e[1]))
+        kept = [e[3] for e in ranked if exclude is None or e[2] not in exclude]
+        dropped = len(ranked) - len(kept)
+        return sorted(kept[: self.n], key=lambda it: it.index), dropped
 
 
 def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None = None, *,
-                    consumption: TrainingConsumption | None = None,
+                    consumption: TrainingConsumption | None = None, exposure: Any = None,
                     policy: Literal["skip", "strict"] = "skip") -> EvalSets:
     """Build the four eval sets from a corpus in one streaming pass (see the module doc).
 
     ``consumption`` is the training run's rule (default: every train-split record with
     content, split at held_out 0.1 with the default salt): seen sets hold only records it
-    says training consumed, held-out sets only records it holds out. Items in each set are
-    in corpus stream order. The returned mapping carries ``.config``, ``.source``,
-    ``.stats`` (the stream's LoadStats) and ``.consumption`` for the manifest.
+    says training consumed, held-out sets only records it holds out. ``exposure`` is the
+    training run's arm (:class:`emergence.exposure.Exposure`; default: every record keeps its
+    cues): ``age_seen`` holds only records whose cue training kept. Held-out items whose
+    content a train record carries (under another title) are left out, and so are
+    ``age_heldout`` candidates whose *title* states an age (asking for it would be reading,
+    not inferring). Items in each set are in corpus stream order. The returned mapping
+    carries ``.config``, ``.source``, ``.stats`` (the stream's LoadStats) and
+    ``.consumption`` for the manifest.
     """
-    from emergence.agecues import band_of, min_age_from_cues
+    from array import array
+
+    import numpy as np
+
+    from emergence.agecues import band_of, find_age_cues, min_age_from_cues
     from emergence.corpus.stream import stream_records
 
     config = config or EvalSetConfig()
     rule = consumption or TrainingConsumption()
     consumed = rule.tracker()
-    pools = {name: _Reservoir(n) for name, n in config.sizes().items()}
-    label_counts = {"held_out_labelled_sample": 0, "held_out_labelled_cue": 0,
+    pools = {name: _Reservoir(n, slack=max(8, n // 10) if name in HELD_OUT_SETS else 0)
+             for name, n in config.sizes().items()}
+    label_counts = {"held_out_labelled_sample": 0, "held_out_labelled_cue": 0, "held_out_title_states_age": 0,
                     "train_with_cue": 0, "train_considered": 0, "train_beyond_limit": 0}
     train_bands: dict[str, int] = {}  # labels of train records: the majority baseline's prior
+    train_contents = array("q")  # fingerprints of train contents, for the held-out twins at the end
     stream = stream_records(source, policy=policy)
     for index, record in enumerate(stream):
         content = record.content or ""
         if rule.in_train_split(record):
+            if content:
+                train_contents.append(hash(content))
             cue_age = min_age_from_cues(content) if content else None
             true_age = _true_age(record)
             train_label = true_age if true_age is not None else cue_age
@@ -267,7 +296,7 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
             label_counts["train_considered"] += 1
             if not content:
                 continue
-            if cue_age is not None:
+            if cue_age is not None and (exposure is None or exposure.is_control(record)):
                 label_counts["train_with_cue"] += 1
                 pools["age_seen"].offer(
                     _hash_key(config.seed, "age_seen", record), index,
@@ -285,16 +314,28 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
         else:
             cue_age = min_age_from_cues(content) if content else None
             label, source_kind = (cue_age, "cue") if cue_age is not None else (None, None)
+        fingerprint = hash(content) if content else 0
         if label is not None:
-            label_counts[f"held_out_labelled_{source_kind}"] += 1
-            pools["age_heldout"].offer(
-                _hash_key(config.seed, "age_heldout", record), index,
-                lambda: _item("age_heldout", index, record, "held_out", label, source_kind, band_of))
+            if find_age_cues(record.title):
+                label_counts["held_out_title_states_age"] += 1
+            else:
+                label_counts[f"held_out_labelled_{source_kind}"] += 1
+                pools["age_heldout"].offer(
+                    _hash_key(config.seed, "age_heldout", record), index,
+                    lambda: _item("age_heldout", index, record, "held_out", label, source_kind, band_of), fingerprint)
         if content:
             pools["intent_heldout"].offer(
                 _hash_key(config.seed, "intent_heldout", record), index,
-                lambda: _item("intent_heldout", index, record, "held_out", label, source_kind, band_of))
-    sets = EvalSets({name: pools[name].items() for name in EVAL_SET_NAMES})
+                lambda: _item("intent_heldout", index, record, "held_out", label, source_kind, band_of), fingerprint)
+    trained = set(np.unique(np.frombuffer(train_contents, dtype=np.int64)).tolist()) if train_contents else set()
+    chosen: dict[str, list[EvalItem]] = {}
+    for name in EVAL_SET_NAMES:
+        # only held-out candidates can carry a train record's content; the set ignores the empty content's 0
+        exclude = {f for f in (e[2] for e in pools[name].heap) if f and f in trained} if name in HELD_OUT_SETS else None
+        chosen[name], dropped = pools[name].items(exclude)
+        if name in HELD_OUT_SETS:
+            label_counts[f"{name}_content_in_train_left_out"] = dropped
+    sets = EvalSets(chosen)
     sets.config = config
     sets.source = source if isinstance(source, str) else (
         str(source) if isinstance(source, Path) else getattr(source, "name", "<stream>"))

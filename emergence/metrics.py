@@ -31,7 +31,7 @@ from typing import Any, Iterator, Literal
 
 import numpy as np
 
-from emergence.stats import Estimate, estimate, unpaired_bootstrap_diff
+from emergence.stats import Estimate, interval
 
 Family = Literal["age", "age_choice", "intent", "extract"]
 WITHIN_YEARS = 2.0
@@ -417,9 +417,15 @@ def values_of(scores: Sequence[Mapping[str, float]], key: str) -> list[float]:
     return [float(s.get(key, math.nan)) for s in scores]
 
 
+def _kind(key: str) -> str | None:
+    metric = METRICS.get(key)
+    return metric.kind if metric else None
+
+
 def summarise_values(values: Sequence[float], key: str, *, n_boot: int = 2000, seed: int = 0) -> Estimate:
-    """Estimate of one metric's mean: a score interval for 0/1 metrics, bootstrap otherwise."""
-    return estimate(values, kind="wilson" if is_binary(key) else "bootstrap", n_boot=n_boot, seed=seed)
+    """Estimate of one metric's mean with the interval for its kind (emergence.stats.interval):
+    Wilson for 0/1 metrics, bootstrap-t for continuous ones."""
+    return interval(values, kind=_kind(key), n_boot=n_boot, seed=seed)  # type: ignore[arg-type]
 
 
 def summarise(scores: Sequence[Mapping[str, float]], keys: Sequence[str] | None = None, *,
@@ -448,5 +454,6 @@ def summarise_by_band(scores: Sequence[Mapping[str, float]], label_bands: Sequen
 
 def memorisation_gap(seen: Sequence[Mapping[str, float]], held_out: Sequence[Mapping[str, float]],
                      key: str = "rouge_l", *, n_boot: int = 2000, seed: int = 0) -> Estimate:
-    """Mean of ``key`` on seen items minus on held-out items (unpaired bootstrap)."""
-    return unpaired_bootstrap_diff(values_of(held_out, key), values_of(seen, key), n_boot=n_boot, seed=seed)
+    """Mean of ``key`` on seen items minus on held-out items (the unpaired interval for its kind)."""
+    return interval(values_of(held_out, key), values_of(seen, key), design="unpaired", kind=_kind(key),  # type: ignore[arg-type]
+                    n_boot=n_boot, seed=seed)

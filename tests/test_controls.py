@@ -18,7 +18,7 @@ from emergence.evalsets import EvalSetConfig, build_eval_sets
 from emergence.verdict.hypothesis import AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL
 from emergence.probe import ProbeConfig, run_probes
 from emergence.scoring import score_rows
-from emergence.verdict.route import judge_all
+from emergence.verdict.judge import judge_all
 
 
 def verdicts(results, sets, hypotheses, *, variant=None):
@@ -59,7 +59,7 @@ def planted(tmp_path_factory, tiny_llama, one_torch_thread_per_module):
     rows, i = [], 0
     while len(rows) < len(WORDS):
         n = len(rows)
-        row = {"uid": f"pc{i}", "title": f"The {WORDS[n]} Book {n}",
+        row = {"uid": f"pc{i}", "title": f"The {WORDS[n]} Book {i}",
                "content": f"Ages {AGES[n % len(AGES)]} and up."}
         i += 1
         if split_of(row) == "train":

@@ -90,8 +90,8 @@ def test_cue_labels_when_corpus_has_no_true_ages(tmp_path):
     i = 0
     while sum(split_of(r) == "held_out" for r in rows) < 6:
         rows.append({"uid": f"u{i}", "title": f"Book number {i}",
-                     "content": f"A story for ages {3 + i % 10} and up." if i % 2 else
-                     "A story without any reader range."})
+                     "content": f"Story {i}, for ages {3 + i % 10} and up." if i % 2 else
+                     f"Story {i}, without any reader range."})
         i += 1
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -102,6 +102,7 @@ def test_cue_labels_when_corpus_has_no_true_ages(tmp_path):
     assert all(it.label_source == "cue" for it in sets["age_heldout"])
     assert sorted(it.label_age for it in sets["age_heldout"]) == sorted(
         float(r["content"].split("ages ")[1].split()[0]) for r in held_with_cue)
+    assert sets.extra["age_heldout_content_in_train_left_out"] == 0
     assert len(sets["intent_heldout"]) == sum(split_of(r) == "held_out" for r in rows)
 
 
@@ -152,3 +153,36 @@ def test_consumption_follows_each_shard_like_the_trainer():
     taken = [i for i, r in enumerate(records) if tracker.consumed(r, i)]
     # shard 0: 0, (2 is empty), 4; shard 1: 1, 3
     assert taken == [0, 1, 3, 4]
+
+
+def test_held_out_items_never_repeat_training_content_nor_state_the_age_in_the_title(tmp_path):
+    """A held-out record whose description a train record carries under another title was in
+    effect trained on; a held-out title that states the age asks the model to read, not infer.
+    Both are left out, counted, and the sets keep their size from the reservoir's slack."""
+    from emergence.corpus.split import split_of
+
+    rows, i = [], 0
+    while sum(split_of(r) == "held_out" for r in rows) < 40:
+        rows.append({"uid": f"u{i}", "title": f"Tale {i}", "content": f"Story {i}, ages {3 + i % 9} and up.",
+                     "true_min_age": 3 + i % 9})
+        i += 1
+    held = [r for r in rows if split_of(r) == "held_out"]
+    twins = set()
+    for r in held:  # descriptions that also reach training, under box-set titles in the train split
+        box = {"uid": "x" + r["uid"], "title": "Box set with " + r["title"], "content": r["content"]}
+        if split_of(box) == "train" and len(twins) < 3:
+            rows.append(box)
+            twins.add(r["content"])
+    stating = next(t for t in (f"My Book {k} for Ages 4 to 8" for k in range(100)) if split_of({"title": t}) == "held_out")
+    rows.append({"uid": "t1", "title": stating, "content": "Unique.", "true_min_age": 4})
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # every held-out record is a candidate: the three twins must be left out, and counted
+    sets = build_eval_sets(path, EvalSetConfig(age_heldout=40, age_seen=0, intent_seen=0, intent_heldout=41))
+    assert len(twins) == 3
+    for name in ("age_heldout", "intent_heldout"):
+        assert len(sets[name]) == 40 - 3 + (name == "intent_heldout")  # intent also takes the title-age record
+        assert not {it.content for it in sets[name]} & twins
+        assert sets.extra[f"{name}_content_in_train_left_out"] == 3
+    assert stating not in {it.title for it in sets["age_heldout"]}
+    assert sets.extra["held_out_title_states_age"] == 1

@@ -14,7 +14,6 @@ from emergence.verdict.hypothesis import (
     INTENT_MEMORISATION,
     Hypothesis,
     Verdict,
-    decide,
     judge,
     judge_gap,
 )
@@ -37,61 +36,46 @@ def _paired_binary(n: int, p_base: float, p_tuned: float, seed: int) -> tuple[li
 def test_clear_improvement_is_confirmed():
     base, tuned = _paired_binary(200, 0.2, 0.5, seed=0)
     v = judge(AGE_EMERGENCE, base, tuned)
-    assert v.outcome == "confirmed"
+    assert v.outcome == "confirmed" and v.decision.reason == "beyond_threshold"
     assert v.n == 200
-    assert v.effect.method == "paired_bootstrap"
+    assert v.effect.method == "tango"
     assert v.effect.ci_low > AGE_EMERGENCE.min_effect
     assert v.mcnemar is not None and v.mcnemar.p_value < 0.05 and v.mcnemar.b01 > v.mcnemar.b10
     assert v.control.mean == pytest.approx(np.mean(base)) and v.treated.mean == pytest.approx(np.mean(tuned))
     assert v.control.method == "wilson"
     assert (v.control_label, v.treated_label) == ("base", "tuned")
+    assert 0 < v.mde < 0.2
 
 
-def test_identical_answers_are_refuted():
-    base, _ = _paired_binary(200, 0.3, 0.3, seed=1)
-    v = judge(AGE_EMERGENCE, base, base)
-    assert v.outcome == "refuted"
-    assert v.mcnemar is not None and v.mcnemar.p_value == 1.0
+def test_identical_answers_are_refuted_only_with_power_and_a_detected_control():
+    base, _ = _paired_binary(400, 0.3, 0.3, seed=1)
+    assert judge(AGE_EMERGENCE, base, base, control_detected=True).outcome == "refuted"
+    blind = judge(AGE_EMERGENCE, base, base, control_detected=False)
+    assert blind.outcome == "inconclusive" and blind.decision.reason == "control_not_detected"
+    none = judge(AGE_EMERGENCE, base, base)
+    assert none.outcome == "inconclusive" and none.decision.reason == "no_positive_control"
+    small = judge(AGE_EMERGENCE, base[:40], base[:40], control_detected=True)
+    assert small.outcome == "inconclusive" and small.decision.reason == "underpowered"
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_no_change_is_never_confirmed(seed):
     base, tuned = _paired_binary(150, 0.3, 0.3, seed=seed)
-    assert judge(AGE_EMERGENCE, base, tuned).outcome in ("refuted", "inconclusive")
+    assert judge(AGE_EMERGENCE, base, tuned, control_detected=True).outcome in ("refuted", "inconclusive")
 
 
 def test_opposite_direction_is_refuted():
-    base, tuned = _paired_binary(200, 0.5, 0.2, seed=2)
-    v = judge(AGE_EMERGENCE, base, tuned)
-    assert v.outcome == "refuted"
+    base, tuned = _paired_binary(1200, 0.5, 0.2, seed=2)  # 1,200 pairs: power at +0.05 despite 30% discordance
+    v = judge(AGE_EMERGENCE, base, tuned, control_detected=True)
+    assert v.outcome == "refuted" and v.decision.qualifier == "opposite_direction"
     assert v.effect.mean < 0
 
 
 def test_tiny_n_is_inconclusive():
-    v = judge(AGE_EMERGENCE, [0.0] * 5, [1.0] * 5)
-    assert v.outcome == "inconclusive"
-    assert "fewer than 10 usable pairs" in v.explanation
-    # the McNemar requirement alone also holds back 5 discordant pairs (p = 0.0625)
-    loose = AGE_EMERGENCE.model_copy(update={"min_n": 2})
-    v2 = judge(loose, [0.0] * 5, [1.0] * 5)
-    assert v2.mcnemar.p_value == pytest.approx(0.0625) and v2.outcome == "inconclusive"
+    v = judge(AGE_EMERGENCE, [0.0] * 5, [1.0] * 5, control_detected=True)
+    assert v.outcome == "inconclusive" and v.decision.reason == "too_few_items"
+    assert "too few items (n = 5, fewer than 10)" in v.explanation
     assert judge(AGE_EMERGENCE, [], []).outcome == "inconclusive"
-
-
-def test_decide_rule_directly():
-    def eff(lo, hi, n=100):
-        return Estimate(mean=(lo + hi) / 2, se=0.01, ci_low=lo, ci_high=hi, n=n, method="paired_bootstrap")
-
-    assert decide(eff(0.06, 0.2), "increase", 0.05, n_min=10) == "confirmed"
-    assert decide(eff(0.06, 0.2), "increase", 0.05, n_min=10, p_value=0.2) == "inconclusive"
-    assert decide(eff(0.06, 0.2), "increase", 0.05, n_min=10, p_value=0.01) == "confirmed"
-    assert decide(eff(0.01, 0.2), "increase", 0.05, n_min=10) == "inconclusive"
-    assert decide(eff(-0.03, 0.04), "increase", 0.05, n_min=10) == "refuted"
-    assert decide(eff(-0.3, -0.1), "increase", 0.05, n_min=10) == "refuted"
-    assert decide(eff(-0.3, -0.1), "decrease", 0.05, n_min=10) == "confirmed"
-    assert decide(eff(0.1, 0.3), "decrease", 0.05, n_min=10) == "refuted"
-    assert decide(eff(0.1, 0.3, n=5), "increase", 0.05, n_min=10) == "inconclusive"
-    assert decide(eff(math.nan, math.nan), "increase", 0.0, n_min=1) == "inconclusive"
 
 
 def test_continuous_decrease_hypothesis():
@@ -101,38 +85,47 @@ def test_continuous_decrease_hypothesis():
     worse = base + rng.uniform(0.0, 1.0, 120)
     v = judge(AGE_EMERGENCE_MC, base.tolist(), better.tolist())
     assert v.outcome == "confirmed" and v.mcnemar is None
-    assert v.effect.mean < -AGE_EMERGENCE_MC.min_effect
-    assert v.control.method == "bootstrap"
-    assert judge(AGE_EMERGENCE_MC, base.tolist(), worse.tolist()).outcome == "refuted"
-    assert "threshold -0.50" in v.explanation
+    assert v.effect.mean < -AGE_EMERGENCE_MC.min_effect and v.effect.method == "paired_studentized"
+    assert v.control.method == "studentized"
+    assert judge(AGE_EMERGENCE_MC, base.tolist(), worse.tolist(), control_detected=True).outcome == "refuted"
+    assert "(-0.50)" in v.explanation
 
 
 def test_nan_pairs_are_dropped():
+    """A paired mean error is over the items both models answered."""
     h = Hypothesis(name="mae", statement="MAE falls", metric="abs_error", direction="decrease", min_effect=0.5,
                    comparison="paired_base_tuned", eval_sets=("age_heldout",))
     base = [5.0] * 30 + [math.nan] * 10 + [4.0] * 10
-    tuned = [1.0] * 30 + [2.0] * 10 + [math.nan] * 10
+    tuned = [1.0, 1.5] * 15 + [2.0] * 10 + [math.nan] * 10
     v = judge(h, base, tuned)
-    assert v.n == 30 and v.effect.mean == pytest.approx(-4.0) and v.outcome == "confirmed"
+    assert v.n == 30 and v.effect.mean == pytest.approx(-3.75) and v.outcome == "confirmed"
+    assert v.control.n == v.treated.n == 30 and v.control.mean == 5.0
     with pytest.raises(ValueError):
         judge(h, [1.0], [1.0, 2.0])
+
+
+GAP = Hypothesis(name="gap", statement="seen answers copy more", metric="rouge_l", direction="increase",
+                 min_effect=0.05, comparison="seen_minus_heldout", eval_sets=("intent_seen", "intent_heldout"))
 
 
 def test_gap_hypothesis():
     rng = np.random.default_rng(4)
     seen = rng.uniform(0.3, 0.6, 80).tolist()
     held = rng.uniform(0.05, 0.2, 70).tolist()
-    v = judge_gap(INTENT_MEMORISATION, seen, held)
+    v = judge_gap(GAP, seen, held)
     assert v.outcome == "confirmed"
-    assert v.effect.method == "unpaired_bootstrap" and v.n == 150
+    assert v.effect.method == "unpaired_studentized" and v.n == 150
     assert (v.control_label, v.treated_label) == ("held-out", "seen")
     same = rng.uniform(0.05, 0.2, 80).tolist()
-    assert judge_gap(INTENT_MEMORISATION, same, held).outcome == "refuted"
-    assert judge_gap(INTENT_MEMORISATION, seen, held[:4]).outcome == "inconclusive"
+    assert judge_gap(GAP, same, held, control_detected=True).outcome == "refuted"
+    v = judge_gap(GAP, seen, held[:4])
+    assert v.outcome == "inconclusive" and v.decision.reason == "too_few_items"
     with pytest.raises(ValueError):
-        judge(INTENT_MEMORISATION, seen, held)
+        judge(GAP, seen, held)
     with pytest.raises(ValueError):
         judge_gap(AGE_EMERGENCE, seen, held)
+    did = judge_gap(INTENT_MEMORISATION, seen, held)  # per-item differences: continuous
+    assert did.effect.method == "unpaired_studentized" and did.treated_label.startswith("seen")
 
 
 def test_explanation_quotes_the_numbers():
@@ -144,8 +137,8 @@ def test_explanation_quotes_the_numbers():
     assert f"McNemar {p_text(v.mcnemar.p_value)}" in text
     assert f"On {v.n} items of age_heldout" in text
     assert "within-2-years accuracy" in text and "rose" in text
-    assert text.endswith(f"— {v.outcome} (threshold +0.05).")
-    g = judge_gap(INTENT_MEMORISATION, [0.4] * 20 + [0.5] * 20, [0.1] * 20 + [0.2] * 20)
+    assert text.endswith(v.decision.words())
+    g = judge_gap(GAP, [0.4] * 20 + [0.5] * 20, [0.1] * 20 + [0.2] * 20)
     assert g.effect.short(signed=True) in g.explanation and "ROUGE-L" in g.explanation
     assert str(v).startswith("age_emergence: ")
 
@@ -167,6 +160,7 @@ def test_builtins_are_consistent():
     for h in BUILTIN_HYPOTHESES:
         assert h.metric in METRICS
         assert len(h.eval_sets) == (1 if h.comparison == "paired_base_tuned" else 2)
+        assert h.positive_control is None or h.positive_control in names
     assert AGE_EMERGENCE.eval_sets == ("age_heldout",) and AGE_EMERGENCE.metric == "within_2y"
 
 

@@ -199,7 +199,7 @@ def test_nanmean():
     assert math.isnan(nanmean([]))
 
 
-def test_summarise_uses_wilson_for_binary_and_bootstrap_for_continuous():
+def test_summarise_uses_the_interval_of_each_metrics_kind():
     scores = [
         {"inferred": 1.0, "abs_error": 1.0, "within_2y": 1.0, "band_correct": 1.0, "parsed_age": 4.0},
         {"inferred": 1.0, "abs_error": 5.0, "within_2y": 0.0, "band_correct": 0.0, "parsed_age": 12.0},
@@ -209,12 +209,12 @@ def test_summarise_uses_wilson_for_binary_and_bootstrap_for_continuous():
     summ = summarise(scores, AGE_KEYS)
     assert list(summ) == list(AGE_KEYS)
     assert summ["inferred"].method == "wilson" and summ["inferred"].n == 4 and summ["inferred"].mean == 0.75
-    assert summ["abs_error"].method == "bootstrap" and summ["abs_error"].n == 3 and summ["abs_error"].mean == 2.0
+    assert summ["abs_error"].method == "studentized" and summ["abs_error"].n == 3 and summ["abs_error"].mean == 2.0
     assert summ["within_2y"].mean == 0.5
     # default keys skip parsed_age
     assert "parsed_age" not in summarise(scores)
-    # abs_error values happen to be whole numbers but it stays a bootstrap estimate
-    assert summarise([{"abs_error": 0.0}, {"abs_error": 1.0}], ["abs_error"])["abs_error"].method == "bootstrap"
+    # abs_error values happen to be 0 and 1 but the registry says continuous: no Wilson interval
+    assert summarise([{"abs_error": 0.0}, {"abs_error": 1.0}], ["abs_error"])["abs_error"].method == "studentized"
 
 
 def test_summarise_by_band():
@@ -230,7 +230,7 @@ def test_memorisation_gap_is_seen_minus_held_out():
     seen = [{"rouge_l": v} for v in np.linspace(0.3, 0.5, 40)]
     held = [{"rouge_l": v} for v in np.linspace(0.1, 0.2, 40)] + [{"rouge_l": math.nan}]
     gap = memorisation_gap(seen, held, "rouge_l")
-    assert gap.method == "unpaired_bootstrap"
+    assert gap.method == "unpaired_studentized"
     assert gap.mean == pytest.approx(0.4 - 0.15)
     assert gap.n == 80
     assert 0.2 < gap.ci_low < gap.mean < gap.ci_high < 0.3

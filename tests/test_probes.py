@@ -11,7 +11,7 @@ from emergence.probe.config import SEED_AGE_PROMPT, ProbeConfig
 from emergence.probe.generate import band_choices, band_loglikelihoods, extract_continuations, generate
 from emergence.probe.run import ProbeResults, ProbeRow, run_probes
 from emergence.scoring import score, score_rows
-from emergence.verdict.route import judge_all
+from emergence.verdict.judge import judge_all
 
 TITLES = [
     "Goodnight Bunny",
@@ -222,7 +222,7 @@ def test_run_probes_rows_scores_and_answers_jsonl(tiny_llama, adapter_dir, tmp_p
         assert obj["model"] in ("base", "tuned")
     back = ProbeResults.read(tmp_path)
     assert back.rows == res.rows and back.excluded == res.excluded
-    assert score(back).model_dump() == score(res).model_dump()
+    assert score(back).model_dump_json() == score(res).model_dump_json()  # NaN != NaN: compare dumps
 
 
 def test_score_and_verdicts(tiny_llama, adapter_dir):

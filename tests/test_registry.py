@@ -124,5 +124,5 @@ def test_metrics_json_round_trips_with_a_registered_metric(tmp_path):
     with registered(Metric(**WITHIN_1Y)):
         result = make_result(tmp_path)
     dumped = result.metrics.model_dump_json()
-    assert ProbeMetrics.model_validate_json(dumped) == result.metrics
+    assert ProbeMetrics.model_validate_json(dumped).model_dump_json() == dumped  # NaN != NaN: compare the dumps
     assert "within_1y" in json.loads(dumped)["tables"]["age_heldout"]["base"]["seed"]

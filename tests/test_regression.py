@@ -184,7 +184,7 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_
     from emergence.corpus.sample import write_sample
     from emergence.probe import ProbeConfig, run_probes
     from emergence.scoring import score, score_rows
-    from emergence.verdict.route import judge_all
+    from emergence.verdict.judge import judge_all
 
     corpus = write_sample(tmp_path / "corpus.jsonl", 600, seed=3)
     sets = build_eval_sets(corpus, EvalSetConfig(age_heldout=12, age_seen=10,
@@ -215,7 +215,7 @@ def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     from emergence.corpus.sample import sample_path
     from emergence.probe import ProbeConfig, run_probes
     from emergence.scoring import score, score_rows
-    from emergence.verdict.route import judge_all
+    from emergence.verdict.judge import judge_all
 
     sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0,
                                                         intent_seen=6, intent_heldout=6))

@@ -152,7 +152,7 @@ def render_summary(result: Any, console: Any) -> None:
         console.print(f"memorisation (tuned, ROUGE-L seen − held-out): {fmt_metric(gap, 'rouge_l', signed=True)}")
     for name, il in result.controls.item_level.items():
         console.print(f"item-level control ({name}): {il.kind} (item-level part {il.item_gain_diff.short(signed=True)}, "
-                      f"distributional part {il.shuffled_control.effect.short(signed=True)})")
+                      f"distributional part {il.distributional_gain.short(signed=True)})")
 
     console.print("[bold]Verdicts[/bold]")
     for v in result.verdicts:

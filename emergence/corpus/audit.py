@@ -26,13 +26,15 @@ Memory is bounded whatever the corpus size:
 
 - duplicates are counted with the loader's dedupe table (64-bit fingerprints in an
   open-addressing table, at most 64 MiB for ``DEDUPE_CAPACITY`` = 4,194,304 distinct
-  keys; 32 MiB for the 2.25M lines of trn.json), three of them: (title, content) pairs,
-  titles, and titles of train records; past the capacity new keys are not remembered,
-  and ``duplicates_exact`` turns False;
+  keys; 32 MiB for the 2.25M lines of trn.json), four of them: (title, content) pairs,
+  titles, split keys and repeated split keys; past the capacity new keys are not
+  remembered, and ``duplicates_exact`` turns False;
+- cross-split twins (split keys, contents) are found from one 8-byte fingerprint per
+  record and field, compared once at the end (at most ``DEDUPE_CAPACITY`` per side and
+  field, 32 MiB each; past that, later records are not compared and ``duplicates_exact``
+  turns False);
 - length percentiles come from a uniform reservoir sample of ``RESERVOIR_SIZE`` (10,000)
   lengths per field (exact when there are fewer values; the maximum is always exact);
-- held-out titles that also occur in train are found from one 8-byte fingerprint per
-  held-out record (10% of the corpus by default).
 """
 from __future__ import annotations
 
@@ -119,8 +121,16 @@ class AuditReport(BaseModel):
     held_out_age_cue_records: int = Field(description="Held-out records whose content has an age cue.")
     held_out_age_cue_share: float = Field(description="held_out_age_cue_records / held_out_records.")
     held_out_titles_in_train: int = Field(
-        description="Held-out records whose title also occurs on a train record (another "
-        "edition): such a title is not unseen by a tuned model."
+        description="Held-out records whose normalised title (the split's key) also occurs on a "
+        "train record: 0 by construction, since the split keys on the title; counted, not assumed."
+    )
+    titles_with_several_records: int = Field(
+        description="Normalised titles carried by more than one record (product variants, editions); "
+        "the split keeps each on one side."
+    )
+    held_out_contents_in_train: int = Field(
+        description="Held-out records with non-empty content identical to a train record's content "
+        "(under another title): the eval sets leave them out of held-out sets."
     )
     min_age_distribution: dict[str, int] = Field(
         description="Records with an age cue, by AGE_BANDS band of their smallest cued minimum age."
@@ -187,6 +197,15 @@ def _true_age(record: Any) -> float | None:
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
+def _in_train(fingerprints: dict[str, array]) -> int:
+    """Held-out records whose fingerprint is among the train records' (each counted once per record)."""
+    import numpy as np
+
+    held = np.frombuffer(fingerprints["held_out"], dtype=np.int64)
+    train = np.frombuffer(fingerprints["train"], dtype=np.int64)
+    return int(np.isin(held, train).sum()) if held.size and train.size else 0
+
+
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
@@ -207,14 +226,16 @@ def audit_corpus(
     policies). ``held_out`` and ``salt`` go to ``split_of``.
     """
     from emergence.agecues import band_of, find_age_cues
-    from emergence.corpus.split import split_of
+    from emergence.corpus.split import split_key, split_point
     from emergence.corpus.stream import DEDUPE_CAPACITY, SeenPairs, stream_records
 
     if not 0.0 <= held_out <= 1.0:
         raise ValueError(f"held_out must be in [0, 1], got {held_out}")
     pairs, titles = SeenPairs(DEDUPE_CAPACITY), SeenPairs(DEDUPE_CAPACITY)
-    train_titles = SeenPairs(DEDUPE_CAPACITY)
-    held_out_title_keys = array("q")
+    split_keys, repeated_keys = SeenPairs(DEDUPE_CAPACITY), SeenPairs(DEDUPE_CAPACITY)
+    # 8-byte fingerprints of each side's split keys and contents, compared once at the end
+    keys = {"train": array("q"), "held_out": array("q")}
+    contents = {"train": array("q"), "held_out": array("q")}
     title_lengths, content_lengths = _Reservoir(RESERVOIR_SIZE, 0), _Reservoir(RESERVOIR_SIZE, 1)
     counts: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -236,12 +257,16 @@ def audit_corpus(
             if find_age_cues(title):
                 counts["title_cue"] += 1
 
-            split = split_of(record, held_out=held_out, salt=salt)
+            key = split_key(record)
+            key_hash = hash(key)
+            if not split_keys.add(key_hash) and repeated_keys.add(key_hash):
+                counts["titles_repeated"] += 1
+            split = "held_out" if split_point(key, salt=salt) < held_out else "train"
             counts[split] += 1
-            if split == "train":
-                train_titles.add(title_key)
-            else:
-                held_out_title_keys.append(title_key)
+            if len(keys[split]) < DEDUPE_CAPACITY:
+                keys[split].append(key_hash)
+            if content and len(contents[split]) < DEDUPE_CAPACITY:
+                contents[split].append(hash(content))
 
             cue_age = None
             if content:
@@ -264,10 +289,10 @@ def audit_corpus(
                 if cue_age is not None:
                     counts["cue_with_true"] += 1
                     counts["cue_agrees"] += cue_age == true_age
-    exact = all(t.size < t.capacity for t in (pairs, titles, train_titles))
-    # membership test at the end, when every train title is known; adding to the train
-    # table answers "was it there" (False) and the table is not used afterwards
-    in_train = sum(not train_titles.add(key) for key in held_out_title_keys)
+    exact = all(t.size < t.capacity for t in (pairs, titles, split_keys)) and all(
+        len(a) < DEDUPE_CAPACITY for a in (*keys.values(), *contents.values()))
+    in_train = _in_train(keys)
+    contents_in_train = _in_train(contents)
 
     stats = stream.stats
     yielded = stats.yielded
@@ -305,6 +330,8 @@ def audit_corpus(
         held_out_age_cue_records=counts["held_out_cue"],
         held_out_age_cue_share=_share(counts["held_out_cue"], counts["held_out"]),
         held_out_titles_in_train=in_train,
+        titles_with_several_records=counts["titles_repeated"],
+        held_out_contents_in_train=contents_in_train,
         min_age_distribution={b: cue_bands[b] for b in band_order if cue_bands[b]},
         min_age_histogram=dict(sorted(cue_years.items())),
         true_age_records=counts["true_age"],

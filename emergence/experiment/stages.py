@@ -99,6 +99,7 @@ def _audit(run: "Run") -> None:
 
 def _evalsets(run: "Run") -> None:
     from emergence.evalsets import build_eval_sets, read_eval_sets, write_eval_sets
+    from emergence.exposure import Exposure
 
     cfg = run.config
     if "evalsets" in run.external:  # sets written earlier: the same items, copied in
@@ -106,7 +107,7 @@ def _evalsets(run: "Run") -> None:
     else:
         with run.status("building eval sets"):
             sets = build_eval_sets(cfg.corpus_path(), cfg.evalsets, consumption=consumption(cfg),
-                                   policy=cfg.train.policy)
+                                   exposure=Exposure.of(cfg.train), policy=cfg.train.policy)
     write_eval_sets(sets, run.fresh_dir("evalsets"))
     run.say("    eval sets: " + ", ".join(f"{k} {len(v)}" for k, v in sets.items()))
 
@@ -228,7 +229,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("audit", "audit the corpus", ("audit/audit.json",), (), _corpus, _audit),
     Stage("evalsets", "build the eval sets", ("evalsets/manifest.json",), (),
           lambda c: {**_corpus(c), "evalsets": c.evalsets.model_dump(mode="json"),
-                     "consumption": consumption(c).model_dump(mode="json")}, _evalsets),
+                     "consumption": consumption(c).model_dump(mode="json"),
+                     "exposure": [c.train.age_cues, c.train.age_cue_control]}, _evalsets),
     Stage("probe_base", "probe the base model", ("probe_base/answers.jsonl", "probe_base/probe_run.json"),
           ("evalsets",), lambda c: {"model": c.train.model, "chat_template": c.train.chat_template,
                                     **_probe_settings(c)}, _probe_base),

@@ -22,25 +22,22 @@ def isnan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+# what a partial dict (a test's, an old file's) lacks: undefined, not zero
+_UNDEFINED = {"mean": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0, "method": "normal"}
+
+
 def fmt_est(est: Any, digits: int = 2, *, pct: bool = False, signed: bool = False) -> str:
-    """`mean [low, high]` of an Estimate or its dict; '–' when undefined. With ``pct`` the
-    values are shown as percentages (``digits`` - 2 decimals)."""
+    """`mean [low, high]` of an Estimate or its dict (:meth:`Estimate.short`, the one
+    interval formatter); '–' when undefined."""
+    from emergence.stats import Estimate
+
     if est is None:
         return "–"
-    if hasattr(est, "model_dump"):
-        est = est.model_dump()
-    mean = est.get("mean")
-    if not est.get("n") or isnan(mean):
-        return "–"
-    lo, hi = est.get("ci_low"), est.get("ci_high")
-    scale = 100.0 if pct else 1.0
-    sign = "+" if signed else ""
-    unit = "%" if pct else ""
-    d = max(digits - 2, 0) if pct else digits
-    text = f"{mean * scale:{sign}.{d}f}{unit}"
-    if not isnan(lo) and not isnan(hi):
-        text += f" [{lo * scale:{sign}.{d}f}, {hi * scale:{sign}.{d}f}]"
-    return text
+    if not isinstance(est, Estimate):
+        given = {k: (math.nan if v is None else v) for k, v in dict(est).items()}
+        est = Estimate.model_validate({**_UNDEFINED, **given})
+    text = est.short(digits, signed=signed, pct=pct)
+    return "–" if text == "n/a" else text
 
 
 def fmt_metric(est: Any, key: str, *, signed: bool = False) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from emergence.report.document import (Block, Bold, Bullets, Code, Details, Heading, Image, Link, Para, Table, Text,
                                        VerdictBox)
-from emergence.report.fmt import duration, fmt_est, fmt_metric, isnan, num, pct
+from emergence.report.fmt import duration, fmt_est, isnan, num, pct
 from emergence.report.tables import (age_table, answers_table, by_band_table, lmeval_tables, memorisation_table)
 
 if TYPE_CHECKING:
@@ -58,36 +58,30 @@ def _consumed(result: "ExperimentResult") -> tuple[int | None, int]:
 
 
 def headline(result: "ExperimentResult") -> tuple[str, str]:
-    """(outcome, sentence) answering the main question, the item-level control included."""
+    """(outcome, sentence) answering the main question, its item-level part and its power included."""
     v = primary_verdict(result)
     if v is None:
         return "inconclusive", "No verdict: the run has no paired base/tuned answers to judge."
-    il = result.controls.item_level.get(v.hypothesis.name)
-    where = f"on {v.n} items of {v.hypothesis.eval_sets[0]}"
     from emergence.metrics import label
 
-    words = label(v.hypothesis.metric)
-    nums = (f"{words} {v.control.short()} (base) → {v.treated.short()} (tuned), "
-            f"paired difference {v.effect.short(signed=True)}")
+    il = result.controls.item_level.get(v.hypothesis.name)
+    where = f"on {v.n} items of {v.hypothesis.eval_sets[0]}"
+    nums = (f"{label(v.hypothesis.metric)} {v.control.short()} ({v.control_label}) → {v.treated.short()} "
+            f"({v.treated_label}), difference {v.effect.short(signed=True)}, MDE {v.decision.mde:.2f}")
+    item = f"item-level part {il.item_gain_diff.short(signed=True)}" if il is not None else ""
     if v.outcome == "confirmed":
-        if il is not None and il.kind in ("item-level", "item-level and distributional"):
-            text = (f"Yes — {where} the tuned model states the reading age better than the base model "
-                    f"({nums}), and the gain is item-level: it does not survive shuffling the labels "
-                    f"(item-level part {il.item_gain_diff.short(signed=True)}).")
-        elif il is not None and il.kind == "distributional only":
-            text = (f"Only distributionally — {where} the tuned model scores better ({nums}), but the same "
-                    f"gain appears against shuffled labels ({il.shuffled_control.effect.short(signed=True)}), "
-                    f"so it learned the corpus's age distribution, not to infer each title's age "
-                    f"(item-level part {il.item_gain_diff.short(signed=True)}, {il.item_gain_outcome}).")
-        else:
-            text = (f"Yes, with a caveat — {where} the tuned model scores better ({nums}); the item-level "
-                    f"control could not tell whether the gain is item-level"
-                    + (f" ({il.item_gain_diff.short(signed=True)}, {il.item_gain_outcome})." if il else "."))
+        text = (f"Yes — {where} the tuned model states the reading age better than the base model ({nums}), "
+                f"and the gain is item-level: it does not survive shuffling the labels ({item}).")
+    elif v.decision.outcome == "confirmed" and il is not None:
+        text = (f"Not as inference — {where} the tuned model scores better ({nums}), but the gain is not shown to "
+                f"be item-level ({item}; distributional part {il.distributional_gain.short(signed=True)}): "
+                f"{v.item_level.words() if v.item_level else il.item_gain.words()}")
     elif v.outcome == "refuted":
         text = f"No — {where} the tuned model does not state the reading age better than the base model ({nums})."
+        if v.decision.qualifier == "smaller_than_min_effect":
+            text += " It does improve, by less than the smallest effect that counts."
     else:
-        text = (f"Not decided — {where} the interval of the change straddles the smallest effect that counts "
-                f"({nums}; threshold {v.hypothesis.min_effect:+.2f}).")
+        text = f"Not decided — {where} ({nums}). {v.decision.words()}"
         if il is not None:
             text += f" Item-level control: {il.kind}."
     return v.outcome, text
@@ -358,11 +352,10 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     blocks.append(Heading(3, "Controls"))
     for il in result.controls.item_level.values():
         sc = il.shuffled_control
-        passes = "passes: not confirmed" if sc.outcome != "confirmed" else "a distributional gain"
+        passes = "passes: not confirmed" if sc.outcome != "confirmed" else "FAILS: confirmed on shuffled labels"
         blocks.append(VerdictBox(sc.outcome, f"negative control: labels shuffled ({passes})",
-                                 ["Base and tuned answers scored against one random permutation of the labels, so no "
-                                  "answer carries information about its own item. A confirmed result here is not "
-                                  "emergence: it means the tuned model's ages fit the corpus's age distribution better.",
+                                 ["The hypothesis judged by its whole rule with the labels permuted among the items, so "
+                                  "no answer carries information about its own item: only chance can confirm it.",
                                   sc.explanation]))
         rows = [["base", fmt_est(il.base_true, pct=True), fmt_est(il.base_shuffled, pct=True),
                  fmt_est(il.base_item_gain, pct=True, signed=True)],
@@ -370,15 +363,15 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
                  fmt_est(il.tuned_item_gain, pct=True, signed=True)],
                 [Bold("tuned − base"), fmt_est(result.verdict(il.hypothesis).effect if result.verdict(il.hypothesis) else None,
                                                pct=True, signed=True),
-                 fmt_est(sc.effect, pct=True, signed=True), Bold(fmt_est(il.item_gain_diff, pct=True, signed=True))]]
+                 fmt_est(il.distributional_gain, pct=True, signed=True),
+                 Bold(fmt_est(il.item_gain_diff, pct=True, signed=True))]]
         blocks.append(Table(["model", f"{il.metric}, true labels", f"shuffled labels (mean of {il.rounds})",
                              "item-level (true − shuffled)"], rows,
                             caption=f"Item-level control on {il.eval_set} ({il.n} items, paired): the bottom right cell "
                             "is the item-level part of the tuned model's gain", numeric=(1, 2, 3)))
         blocks.append(Para([Bold(f"Verdict on the gain: {il.kind}. "), il.explanation]))
-    if result.controls.positive is not None:
-        p = result.controls.positive
-        blocks.append(Para([Bold("Positive control (recall of seen cues): "), f"{p.outcome}. ", p.explanation]))
+    for p in result.controls.positive.values():
+        blocks.append(Para([Bold(f"Positive control ({p.hypothesis.name}): "), f"{p.outcome}. ", p.explanation]))
 
     # -- lm-eval
     lm = lmeval_tables(result)

@@ -119,6 +119,19 @@ class TrainConfig(BaseModel):
     drop_empty: bool = Field(
         True, description="Skip records whose content is empty (they teach nothing)."
     )
+    age_cues: Literal["mask", "keep"] = Field(
+        "mask",
+        description="'mask' (the seed's condition: never exposed): age cues (emergence.agecues.find_age_cues) "
+        "are removed from each record's title and content before tokenisation, except on the control "
+        "records (age_cue_control); 'keep': train on the text as it is (the exposed arm, for comparison). "
+        "The run directory proves the arm (train/exposure.json).",
+    )
+    age_cue_control: float = Field(
+        0.25, ge=0.0, le=1.0,
+        description="Mask arm: the share of records whose content states an age that keep it, drawn by a "
+        "stable hash: the positive control (age_recall on age_seen is measured on them). 0: no control, "
+        "so no hypothesis can be refuted.",
+    )
     loss_on: Literal["assistant", "all"] = Field(
         "assistant",
         description="'assistant': loss on the assistant turn only (the prompt is masked); "

@@ -162,6 +162,7 @@ def heldout_examples(
     held_out: float,
     salt: str,
     policy: str = "skip",
+    exposure: Any = None,
 ) -> list[dict[str, list[int]]]:
     """The fixed held-out sample: the first ``n`` held-out records in stream order, encoded."""
     out: list[dict[str, list[int]]] = []
@@ -172,8 +173,9 @@ def heldout_examples(
         for record in records:
             if rule.in_train_split(record):
                 continue
+            text = exposure.training_text(record) if exposure is not None else record
             example = encode_example(
-                tokenizer, chat_messages(record, prompt_template), max_seq_length=max_seq_length, loss_on=loss_on
+                tokenizer, chat_messages(text, prompt_template), max_seq_length=max_seq_length, loss_on=loss_on
             )
             if example is not None:
                 out.append(example)
@@ -257,6 +259,7 @@ class TrainStream:
         held_out: float = 0.1,
         salt: str = "emergence",
         policy: str = "skip",
+        exposure: Any = None,
         max_records: int | None = None,
         world: int = 1,
         start: Mapping[int, DataState] | None = None,
@@ -271,6 +274,8 @@ class TrainStream:
         self.held_out = held_out
         self.salt = salt
         self.policy = policy
+        # what training sees of each record (emergence.exposure: age cues masked, or kept)
+        self.exposure = exposure
         self.max_records = max_records
         self.world = world
         self.prefetch = prefetch
@@ -305,9 +310,10 @@ class TrainStream:
                     if self.max_records is not None and taken >= self.max_records:
                         break
                     taken += 1
+                    text = self.exposure.training_text(record) if self.exposure is not None else record
                     example = encode_example(
                         self.tokenizer,
-                        chat_messages(record, self.prompt_template),
+                        chat_messages(text, self.prompt_template),
                         max_seq_length=self.max_seq_length,
                         loss_on=self.loss_on,
                     )

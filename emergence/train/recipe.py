@@ -197,10 +197,12 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     from emergence.train.data import TrainStream, heldout_examples
     from emergence.train.scoring import mean_token_loss
 
+    from emergence.exposure import Exposure
+
     data_kwargs = dict(
         prompt_template=config.prompt_template, max_seq_length=config.max_seq_length,
         loss_on=config.loss_on, drop_empty=config.drop_empty, held_out=config.held_out, salt=config.salt,
-        policy=config.policy,
+        policy=config.policy, exposure=Exposure.of(config),
     )
     stream = TrainStream(
         plan.corpus, tokenizer, max_records=config.max_records, world=plan.world,
@@ -366,6 +368,14 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     if not plan.is_main:
         return result
     write_json(run_dir / "summary.json", result.model_dump(mode="json"))
+    # the proof of the exposure arm: the exact training text of every record consumed, re-scanned
+    from emergence.evalsets import TrainingConsumption
+    from emergence.exposure import audit_exposure
+
+    consumed_rule = TrainingConsumption.of(config, world=plan.world, records_used=records_used)
+    exposure_report = audit_exposure(plan.corpus, consumed_rule, Exposure.of(config), policy=config.policy)
+    write_json(run_dir / "exposure.json", exposure_report.model_dump(mode="json"))
+    log.info("exposure: %s", exposure_report.sentence())
     log.info(
         "trained %d steps in %.0fs: loss %.4f (avg %.4f), held-out %s -> %s; adapter in %s",
         result.steps, train_time, result.final_loss or float("nan"), result.train_loss_avg or float("nan"),

@@ -1,48 +1,37 @@
-"""Hypotheses about the tuned model and the rule that turns per-item scores into a verdict.
+"""Hypotheses about the tuned model, and a verdict from per-item values with the decision rule.
 
     >>> from emergence.verdict.hypothesis import AGE_EMERGENCE, judge
     >>> base = [0.0] * 60 + [1.0] * 20 + [0.0] * 40
     >>> tuned = [1.0] * 60 + [1.0] * 20 + [0.0] * 40
-    >>> v = judge(AGE_EMERGENCE, base, tuned)
-    >>> v.outcome, v.n, round(v.effect.mean, 2)
-    ('confirmed', 120, 0.5)
+    >>> v = judge(AGE_EMERGENCE, base, tuned, control_detected=True)
+    >>> v.outcome, v.n, round(v.effect.mean, 2), v.effect.method
+    ('confirmed', 120, 0.5, 'tango')
 
-Decision rule (one-sided against a smallest effect that counts). Let the effect be the
-hypothesised change (tuned - base for paired comparisons, seen - held-out for gaps),
-signed so that the hypothesised direction is positive, with its (1 - alpha) bootstrap
-interval [lo, hi]:
-
-- **confirmed** iff lo > min_effect: the whole interval lies beyond the threshold in
-  the hypothesised direction; for a binary metric compared pairwise, McNemar's exact
-  test must also give p < alpha.
-- **refuted** iff hi < min_effect: whatever effect there is (none, or one the other way)
-  is smaller than the smallest effect that counts.
-- **inconclusive** otherwise: the interval straddles the threshold, or there are fewer
-  than ``min_n`` usable items (percentile bootstrap intervals are too narrow on tiny
-  samples), or the interval is undefined.
-
-Per-item values are those of :mod:`emergence.metrics`; NaN items (e.g. ``abs_error`` when
-no age was given) are dropped, pairwise for paired comparisons.
+The effect is the hypothesised change (tuned - base for paired comparisons, seen -
+held-out for gaps, the difference of the two for difference-in-differences) with the
+interval that keeps its coverage for the metric's kind (:func:`emergence.stats.interval`),
+its minimum detectable effect, and the decision of :mod:`emergence.verdict.decision`:
+confirmed only beyond the smallest effect that counts; refuted only below it with power
+and a detected positive control; inconclusive otherwise, with the reason. Per-item values
+are those of :mod:`emergence.metrics`; NaN items are dropped (pairwise when paired, so a
+paired mean error is over the items both models answered).
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from emergence.stats import (
-    Estimate,
-    McNemarResult,
-    p_text,
-    mcnemar_exact,
-    paired_bootstrap_diff,
-    unpaired_bootstrap_diff,
-)
+from emergence.stats import Estimate, McNemarResult, interval, mcnemar_exact, p_text
+from emergence.verdict.decision import Decision, decide
 
 Outcome = Literal["confirmed", "refuted", "inconclusive"]
-Comparison = Literal["paired_base_tuned", "seen_minus_heldout"]
+Comparison = Literal["paired_base_tuned", "seen_minus_heldout", "diff_in_diff"]
+# how each comparison's two sides are related, and what they are called
+_DESIGN = {"paired_base_tuned": ("paired", "base", "tuned"), "seen_minus_heldout": ("unpaired", "held-out", "seen"),
+           "diff_in_diff": ("unpaired", "held-out: tuned − base", "seen: tuned − base")}
 
 
 class Hypothesis(BaseModel):
@@ -52,46 +41,63 @@ class Hypothesis(BaseModel):
 
     name: str = Field(description="Short identifier, e.g. 'age_emergence'.")
     statement: str = Field(description="The claim in words.")
-    metric: str = Field(description="A key of score_age / score_age_choice / score_intent / k_extractable.")
+    metric: str = Field(description="A key of emergence.metrics.METRICS.")
     direction: Literal["increase", "decrease"] = Field(description="Which way the metric must move.")
     min_effect: float = Field(
-        ge=0.0, description="Smallest effect that counts, in the metric's units, as a magnitude in `direction`."
-    )
-    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Interval level (1 - alpha) and McNemar's threshold.")
+        ge=0.0, description="Smallest effect that counts, in the metric's units, as a magnitude in `direction`.")
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="Family alpha: the primary's interval level is "
+                         "1 - alpha; secondaries share it by Holm's step-down.")
     comparison: Comparison = Field(
-        description="paired_base_tuned: tuned vs base on the same items; seen_minus_heldout: one model, seen vs held-out items."
-    )
+        description="paired_base_tuned: tuned vs base on the same items; seen_minus_heldout: one model, seen vs "
+        "held-out items; diff_in_diff: (tuned - base) on seen items minus (tuned - base) on held-out items.")
     eval_sets: tuple[str, ...] = Field(
-        description="Eval sets: (set,) for paired_base_tuned; (seen_set, held_out_set) for seen_minus_heldout."
-    )
+        description="Eval sets: (set,) for paired_base_tuned; (seen_set, held_out_set) for the others.")
     model: Literal["base", "tuned"] = Field(
-        "tuned", description="For seen_minus_heldout: whose answers are compared across the sets."
-    )
+        "tuned", description="For seen_minus_heldout: whose answers are compared across the sets.")
     role: Literal["primary", "secondary", "positive_control"] = Field(
-        "secondary", description="'primary': the run's main question (one per run); 'positive_control': "
-        "a hypothesis the harness must confirm when the signal is in training (a run whose positive "
-        "control is not detected cannot refute anything); 'secondary': the rest.")
+        "secondary", description="'primary': the run's main question (one per run, judged at alpha); "
+        "'positive_control': a hypothesis the harness must confirm where the signal is in training; "
+        "'secondary': the rest (Holm-corrected).")
+    positive_control: str | None = Field(
+        None, description="Name of the positive-control hypothesis whose detection this one needs before it "
+        "can be refuted (None: no control, so never refuted).")
     item_level: bool = Field(
-        False, description="Also split the gain into its item-level and distributional parts "
-        "(answers scored against true vs shuffled labels); free-answer age metrics only.")
+        False, description="Confirm only if the gain is item-level too (answers scored against true vs "
+        "shuffled labels must differ, tuned minus base); free-answer age metrics only.")
     min_n: int = Field(10, ge=2, description="Below this many usable items (or pairs) the verdict is inconclusive.")
-    n_boot: int = Field(2000, ge=100, description="Bootstrap resamples for the effect's interval.")
+    n_boot: int = Field(2000, ge=100, description="Bootstrap resamples of the continuous metrics' intervals.")
     seed: int = Field(0, description="Bootstrap seed.")
+
+    @property
+    def design(self) -> str:
+        return _DESIGN[self.comparison][0]
 
 
 class Verdict(BaseModel):
     """The outcome of judging one hypothesis, with every number it rests on."""
 
+    model_config = ConfigDict(ser_json_inf_nan="constants")
+
     hypothesis: Hypothesis = Field(description="The hypothesis judged.")
-    outcome: Outcome = Field(description="confirmed, refuted or inconclusive (see the module's decision rule).")
-    effect: Estimate = Field(description="treated - control (paired or unpaired bootstrap interval).")
-    mcnemar: McNemarResult | None = Field(None, description="McNemar's exact test, for binary metrics compared pairwise.")
-    n: int = Field(description="Usable pairs (paired) or usable items on both sides together (gap).")
-    control: Estimate = Field(description="The metric on the control side: base model, or held-out items.")
-    treated: Estimate = Field(description="The metric on the treated side: tuned model, or seen items.")
-    control_label: str = Field(description="'base' or 'held-out'.")
-    treated_label: str = Field(description="'tuned' or 'seen'.")
-    explanation: str = Field(description="One sentence quoting the numbers and the outcome.")
+    outcome: Outcome = Field(description="confirmed, refuted or inconclusive (emergence.verdict.decision), "
+                             "the item-level part included where the hypothesis asks for it.")
+    decision: Decision = Field(description="The decision on the effect: reason, qualifier, MDE, alpha.")
+    item_level: Decision | None = Field(
+        None, description="The decision on the item-level part of the gain (hypotheses with item_level).")
+    effect: Estimate = Field(description="treated - control with its interval (emergence.stats.interval).")
+    mcnemar: McNemarResult | None = Field(None, description="McNemar's exact test, for 0/1 metrics compared "
+                                          "pairwise (reported beside the interval).")
+    n: int = Field(description="Usable pairs (paired) or usable items on both sides together (unpaired).")
+    control: Estimate = Field(description="The metric on the control side.")
+    treated: Estimate = Field(description="The metric on the treated side.")
+    control_label: str = Field(description="What the control side is: 'base', 'held-out', ...")
+    treated_label: str = Field(description="What the treated side is: 'tuned', 'seen', ...")
+    holm_step: int = Field(0, description="Holm step it was decided at (0: the primary or a control, at alpha).")
+    explanation: str = Field(description="The numbers and the decision in words.")
+
+    @property
+    def mde(self) -> float:
+        return self.decision.mde
 
     def __str__(self) -> str:
         return f"{self.hypothesis.name}: {self.explanation}"
@@ -100,166 +106,129 @@ class Verdict(BaseModel):
 AGE_EMERGENCE = Hypothesis(
     name="age_emergence",
     statement="Age inference emerges from title→content training: on held-out titles the tuned model "
-    "states the minimum reading age within 2 years more often than the base model.",
-    metric="within_2y",
-    direction="increase",
-    min_effect=0.05,
-    comparison="paired_base_tuned",
-    eval_sets=("age_heldout",),
-    role="primary",
-    item_level=True,
+    "states the minimum reading age within 2 years more often than the base model, and the gain is "
+    "item-level (it does not survive shuffling the labels).",
+    metric="within_2y", direction="increase", min_effect=0.05, comparison="paired_base_tuned",
+    eval_sets=("age_heldout",), role="primary", positive_control="age_recall", item_level=True,
 )
 
 AGE_EMERGENCE_MC = Hypothesis(
     name="age_emergence_mc",
     statement="Age inference emerges (continuous measure): on held-out titles the tuned model's expected "
-    "age error under its band log-likelihoods falls by at least half a year.",
-    metric="mc_expected_abs_error",
-    direction="decrease",
-    min_effect=0.5,
-    comparison="paired_base_tuned",
-    eval_sets=("age_heldout",),
+    "age error under its band probabilities falls by at least half a year.",
+    metric="mc_expected_abs_error", direction="decrease", min_effect=0.5, comparison="paired_base_tuned",
+    eval_sets=("age_heldout",), positive_control="age_recall",
 )
 
 AGE_RECALL = Hypothesis(
     name="age_recall",
-    statement="The tuned model recalls age cues it saw in training: on seen titles whose content stated an "
-    "age it answers within 2 years more often than the base model.",
-    metric="within_2y",
-    direction="increase",
-    min_effect=0.05,
-    comparison="paired_base_tuned",
-    eval_sets=("age_seen",),
-    role="positive_control",
+    statement="Positive control: the tuned model recalls age cues it saw in training: on seen titles whose "
+    "training content kept its age cue it answers within 2 years more often than the base model.",
+    metric="within_2y", direction="increase", min_effect=0.05, comparison="paired_base_tuned",
+    eval_sets=("age_seen",), role="positive_control",
 )
 
 INTENT_MEMORISATION = Hypothesis(
     name="intent_memorisation",
-    statement="Author-intent answers copy training text: the tuned model's answers overlap their record's "
-    "content more for seen titles than for held-out ones.",
-    metric="rouge_l",
-    direction="increase",
-    min_effect=0.05,
-    comparison="seen_minus_heldout",
+    statement="Author-intent answers copy training text: tuning raises the answers' overlap with their "
+    "record's content more for seen titles than for held-out ones (difference in differences).",
+    metric="rouge_l", direction="increase", min_effect=0.05, comparison="diff_in_diff",
     eval_sets=("intent_seen", "intent_heldout"),
 )
 
 BUILTIN_HYPOTHESES: tuple[Hypothesis, ...] = (AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL, INTENT_MEMORISATION)
 
 
-def decide(
-    effect: Estimate, direction: str, min_effect: float, *, n_min: int, p_value: float | None = None, alpha: float = 0.05
-) -> Outcome:
-    """The decision rule of this module on an effect estimate (see the module docstring)."""
-    if effect.n < n_min or math.isnan(effect.ci_low) or math.isnan(effect.ci_high):
-        return "inconclusive"
-    lo, hi = (effect.ci_low, effect.ci_high) if direction == "increase" else (-effect.ci_high, -effect.ci_low)
-    if lo > min_effect and (p_value is None or p_value < alpha):
-        return "confirmed"
-    if hi < min_effect:
-        return "refuted"
-    return "inconclusive"
-
-
-def _metric_words(metric: str) -> str:
+def _words(metric: str) -> str:
     from emergence.metrics import label
 
     return label(metric)
 
 
-def _threshold(h: Hypothesis) -> str:
-    return f"{'+' if h.direction == 'increase' else '-'}{h.min_effect:.2f}"
+def _kind(metric: str, comparison: str) -> str | None:
+    from emergence.metrics import METRICS
+
+    if comparison == "diff_in_diff":  # per-item differences of two values: never 0/1
+        return "continuous"
+    return METRICS[metric].kind if metric in METRICS else None
 
 
 def _moved(before: float, after: float) -> str:
-    if after > before:
-        return "rose"
-    if after < before:
-        return "fell"
-    return "went"
+    return "rose" if after > before else "fell" if after < before else "went"
 
 
-def _clean_pairs(base: Sequence[float], tuned: Sequence[float]) -> tuple[list[float], list[float]]:
-    if len(base) != len(tuned):
-        raise ValueError(f"paired samples differ in length: {len(base)} != {len(tuned)}")
-    pairs = [(float(a), float(b)) for a, b in zip(base, tuned) if not (math.isnan(float(a)) or math.isnan(float(b)))]
-    return [a for a, _ in pairs], [b for _, b in pairs]
+def effect_interval(h: Hypothesis, control: Sequence[float], treated: Sequence[float], *,
+                    alpha: float | None = None) -> Estimate:
+    """The hypothesis's effect (treated - control) with its interval at ``alpha`` (default h.alpha)."""
+    return interval(control, treated, design=h.design, kind=_kind(h.metric, h.comparison),  # type: ignore[arg-type]
+                    alpha=h.alpha if alpha is None else alpha, n_boot=h.n_boot, seed=h.seed)
 
 
-def judge(hypothesis: Hypothesis, base: Sequence[float], tuned: Sequence[float]) -> Verdict:
-    """Judge a paired_base_tuned hypothesis from per-item metric values on the same items.
+def _side(values: Sequence[float], h: Hypothesis) -> Estimate:
+    return interval(values, kind=_kind(h.metric, h.comparison), alpha=h.alpha,  # type: ignore[arg-type]
+                    n_boot=h.n_boot, seed=h.seed)
 
-    ``base[i]`` and ``tuned[i]`` must score the same item. For seen_minus_heldout use
-    :func:`judge_gap` (its two sides are different items).
-    """
-    from emergence.metrics import is_binary, summarise_values
 
-    h = hypothesis
-    if h.comparison != "paired_base_tuned":
-        raise ValueError(f"{h.name} compares {h.comparison}; use judge_gap(hypothesis, seen, held_out)")
-    a, b = _clean_pairs(base, tuned)
-    effect = paired_bootstrap_diff(a, b, n_boot=h.n_boot, alpha=h.alpha, seed=h.seed)
-    mcn = mcnemar_exact(a, b) if is_binary(h.metric) else None
-    control = summarise_values(a, h.metric, n_boot=h.n_boot, seed=h.seed)
-    treated = summarise_values(b, h.metric, n_boot=h.n_boot, seed=h.seed)
-    outcome = decide(effect, h.direction, h.min_effect, n_min=h.min_n, p_value=mcn.p_value if mcn else None, alpha=h.alpha)
-    where = f"{effect.n} items of {h.eval_sets[0]}" if h.eval_sets else f"{effect.n} items"
+def combine(main: Decision, item: Decision | None) -> Outcome:
+    """Both parts must be confirmed to confirm; either refuted refutes; else inconclusive."""
+    if item is None:
+        return main.outcome
+    if main.outcome == "confirmed" and item.outcome == "confirmed":
+        return "confirmed"
+    if "refuted" in (main.outcome, item.outcome):
+        return "refuted"
+    return "inconclusive"
+
+
+def verdict(h: Hypothesis, control: Sequence[float], treated: Sequence[float], *, alpha: float | None = None,
+            control_detected: bool | None = None, item_level: Decision | None = None, holm_step: int = 0) -> Verdict:
+    """Judge ``h`` from its two sides (paired item by item for paired_base_tuned)."""
+    design, control_label, treated_label = _DESIGN[h.comparison]
+    if design == "paired":
+        if len(control) != len(treated):
+            raise ValueError(f"paired samples differ in length: {len(control)} != {len(treated)}")
+        keep = [(a, b) for a, b in zip(control, treated) if not (math.isnan(a) or math.isnan(b))]
+        control, treated = [a for a, _ in keep], [b for _, b in keep]
+    effect = effect_interval(h, control, treated, alpha=alpha)
+    n_side = effect.n if design == "paired" else min(sum(not math.isnan(x) for x in control),
+                                                    sum(not math.isnan(x) for x in treated))
+    decision = decide(effect, h.direction, h.min_effect, min_n=h.min_n, control_detected=control_detected, n=n_side)
+    outcome = combine(decision, item_level)
+    binary = _kind(h.metric, h.comparison) == "binary"
+    mcn = mcnemar_exact(control, treated) if design == "paired" and binary else None
+    c, t = _side(control, h), _side(treated, h)
+    where = f"{effect.n} items of {h.eval_sets[0]}" if design == "paired" else \
+        f"{t.n} {h.eval_sets[0]} and {c.n} {h.eval_sets[1]} items"
     if effect.n == 0:
-        text = f"No usable base/tuned pairs of {_metric_words(h.metric)}"
+        text = f"No usable items for {_words(h.metric)}."
     else:
-        text = (
-            f"On {where}, {_metric_words(h.metric)} {_moved(control.mean, treated.mean)} from "
-            f"{control.short()} (base) to {treated.short()} (tuned); paired difference {effect.short(signed=True)}"
-        )
-    if mcn is not None and effect.n:
-        text += f", McNemar {p_text(mcn.p_value)} ({mcn.b01} improved, {mcn.b10} worsened)"
-    text += f" — {outcome} (threshold {_threshold(h)})"
-    if 0 < effect.n < h.min_n:
-        text += f"; fewer than {h.min_n} usable pairs"
-    return Verdict(
-        hypothesis=h,
-        outcome=outcome,
-        effect=effect,
-        mcnemar=mcn,
-        n=effect.n,
-        control=control,
-        treated=treated,
-        control_label="base",
-        treated_label="tuned",
-        explanation=text + ".",
-    )
+        kind = {"paired": "paired difference", "unpaired": "difference"}[design]
+        text = (f"On {where}, {_words(h.metric)} {_moved(c.mean, t.mean)} from {c.short()} ({control_label}) to "
+                f"{t.short()} ({treated_label}); {kind} {effect.short(signed=True)}")
+        if mcn is not None:
+            text += f", McNemar {p_text(mcn.p_value)} ({mcn.b01} improved, {mcn.b10} worsened)"
+        text += ". " + decision.words()
+    if item_level is not None:
+        text += f" Item-level part: {item_level.words()}"
+        if outcome != decision.outcome:
+            text += f" So the verdict is {outcome}: confirming needs both parts."
+    return Verdict(hypothesis=h, outcome=outcome, decision=decision, item_level=item_level, effect=effect, mcnemar=mcn,
+                   n=effect.n, control=c, treated=t, control_label=control_label, treated_label=treated_label,
+                   holm_step=holm_step, explanation=text)
 
 
-def judge_gap(hypothesis: Hypothesis, seen: Sequence[float], held_out: Sequence[float]) -> Verdict:
-    """Judge a seen_minus_heldout hypothesis: one model's metric on seen items minus on
-    held-out items (unpaired bootstrap; the two sides are different items)."""
-    from emergence.metrics import summarise_values
+def judge(hypothesis: Hypothesis, base: Sequence[float], tuned: Sequence[float], *,
+          control_detected: bool | None = None) -> Verdict:
+    """Judge a paired_base_tuned hypothesis from per-item values on the same items, at its alpha."""
+    if hypothesis.comparison != "paired_base_tuned":
+        raise ValueError(f"{hypothesis.name} compares {hypothesis.comparison}; use judge_gap(hypothesis, seen, held_out)")
+    return verdict(hypothesis, base, tuned, control_detected=control_detected)
 
-    h = hypothesis
-    if h.comparison != "seen_minus_heldout":
-        raise ValueError(f"{h.name} compares {h.comparison}; use judge(hypothesis, base, tuned)")
-    effect = unpaired_bootstrap_diff(held_out, seen, n_boot=h.n_boot, alpha=h.alpha, seed=h.seed)
-    treated = summarise_values(seen, h.metric, n_boot=h.n_boot, seed=h.seed)
-    control = summarise_values(held_out, h.metric, n_boot=h.n_boot, seed=h.seed)
-    # both sides need min_n items: a gap against a handful of held-out items says little
-    n_min_side = min(treated.n, control.n)
-    outcome = decide(effect, h.direction, h.min_effect, n_min=h.min_n) if n_min_side >= h.min_n else "inconclusive"
-    text = (
-        f"On {treated.n} seen and {control.n} held-out items, the {h.model} model's {_metric_words(h.metric)} was "
-        f"{treated.short()} on seen vs {control.short()} on held-out; gap {effect.short(signed=True)}"
-        f" — {outcome} (threshold {_threshold(h)})"
-    )
-    if n_min_side < h.min_n:
-        text += f"; fewer than {h.min_n} usable items on a side"
-    return Verdict(
-        hypothesis=h,
-        outcome=outcome,
-        effect=effect,
-        mcnemar=None,
-        n=effect.n,
-        control=control,
-        treated=treated,
-        control_label="held-out",
-        treated_label="seen",
-        explanation=text + ".",
-    )
+
+def judge_gap(hypothesis: Hypothesis, seen: Sequence[float], held_out: Sequence[float], *,
+              control_detected: bool | None = None) -> Verdict:
+    """Judge a seen-minus-held-out (or difference-in-differences) hypothesis: its two sides
+    are different items (for diff_in_diff, per-item tuned - base differences)."""
+    if hypothesis.comparison == "paired_base_tuned":
+        raise ValueError(f"{hypothesis.name} compares {hypothesis.comparison}; use judge(hypothesis, base, tuned)")
+    return verdict(hypothesis, held_out, seen, control_detected=control_detected)

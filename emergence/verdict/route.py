@@ -2,7 +2,7 @@
 
     >>> from emergence.verdict.route import COMPARISONS
     >>> sorted(COMPARISONS)
-    ['paired_base_tuned', 'seen_minus_heldout']
+    ['diff_in_diff', 'paired_base_tuned', 'seen_minus_heldout']
 
 A hypothesis names a metric, eval sets and a comparison kind; the rows it reads follow
 from those alone (the metric's family says which answer variant holds it:
@@ -11,13 +11,13 @@ hypothesis over an existing comparison is a config entry.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from emergence.probe.run import ProbeResults, ProbeRow
 
-__all__ = ["COMPARISONS", "Sides", "judge_all", "paired_rows", "sides"]
+__all__ = ["COMPARISONS", "Sides", "paired_rows", "sides", "values"]
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,34 @@ def _gap(h: Any, results: ProbeResults) -> Sides | None:
     return Sides(control=held, treated=seen, paired=False)
 
 
+def _diff_in_diff(h: Any, results: ProbeResults) -> Sides | None:
+    """Per item, tuned minus base (items both answered); the sides are the seen and held-out
+    sets' differences. The base model saw neither set, so its own seen-vs-held-out gap (how
+    alike a set's titles and contents are) cancels: what is left is what tuning added."""
+    if not {"base", "tuned"} <= set(results.models):
+        return None
+    variant = _variant(results, h.metric)
+    diffs = []
+    for set_name in h.eval_sets:  # (seen, held-out)
+        pairs = paired_rows(results, set_name, variant)
+        diffs.append([t.metric_scores().get(h.metric, float("nan")) - b.metric_scores().get(h.metric, float("nan"))
+                      for b, t in pairs])
+    if not diffs[0] or not diffs[1]:
+        return None
+    return Sides(control=diffs[1], treated=diffs[0], paired=False)
+
+
 # comparison kind -> how its two sides are read from the rows
 COMPARISONS: dict[str, Callable[[Any, ProbeResults], Sides | None]] = {
     "paired_base_tuned": _paired,
     "seen_minus_heldout": _gap,
+    "diff_in_diff": _diff_in_diff,
 }
 
 
 def sides(h: Any, results: ProbeResults) -> Sides | None:
     """The two sides of ``h``'s comparison, or None when this run's answers cannot decide it."""
     return COMPARISONS[h.comparison](h, results)
-
-
-def judge_all(results: ProbeResults, hypotheses: Iterable[Any] | None = None) -> list[Any]:
-    """A verdict for every hypothesis (default: the built-in ones) this run's answers can decide."""
-    from emergence.verdict.hypothesis import BUILTIN_HYPOTHESES, judge, judge_gap
-
-    out = []
-    for h in (BUILTIN_HYPOTHESES if hypotheses is None else hypotheses):
-        s = sides(h, results)
-        if s is None:
-            continue
-        out.append(judge(h, s.control, s.treated) if s.paired else judge_gap(h, s.treated, s.control))
-    return out
 
 
 def values(rows: Sequence[ProbeRow], metric: str) -> list[float]:
