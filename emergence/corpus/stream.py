@@ -356,14 +356,11 @@ class RecordStream:
         if head[:2] == _GZIP:
             stop = None
             if self._strict:  # check every member first; then read from the start again
-                if self._path is not None:
-                    files.append(check := open(self._path, "rb", buffering=0))  # noqa: SIM115
-                    stop = _Gunzip(_blocks(check)).check()
-                elif start is not None:
+                if start is not None:
                     stop = _Gunzip(raw).check()
                     f.seek(start)
                     raw = _blocks(f)
-                else:
+                else:  # a pipe: what was read is kept for the second reading
                     files.append(spool := tempfile.SpooledTemporaryFile(_SPOOL))
                     stop = _Gunzip(_copy(raw, spool)).check()
                     spool.seek(0)
