@@ -36,7 +36,7 @@ __all__ = ["FATAL_REASONS", "FILTER_REASONS", "REJECT_REASONS", "LoadError", "Lo
 REJECT_REASONS: tuple[str, ...] = (
     "malformed_json",  # the line (or array item) is not valid JSON
     "invalid_utf8",  # its bytes are not UTF-8
-    "too_deep",  # valid JSON nested deeper than MAX_DEPTH levels
+    "too_deep",  # nested deeper than MAX_DEPTH levels, or than the decoder goes (Python's recursion limit)
     "not_object",  # valid JSON, but not a JSON object
     "missing_title",  # no "title" field, or "title": null
     "empty_title",  # the title is empty after cleaning

@@ -51,6 +51,7 @@ _EXAMPLES = 3  # examples kept per reject reason
 _EXCERPT = 80  # bytes of a bad record kept in an example
 _WS = b" \t\r\n"  # JSON's whitespace: a line of only these is blank
 _DECODE = msgspec.json.Decoder(Record).decode
+_SYNTAX = msgspec.json.Decoder(msgspec.Raw).decode  # checks JSON syntax (not the UTF-8 of strings) only
 _GZIP = b"\x1f\x8b"
 _BOMS = ((b"\xff\xfe\0\0", "UTF-32-LE"), (b"\0\0\xfe\xff", "UTF-32-BE"), (b"\xff\xfe", "UTF-16-LE"),
          (b"\xfe\xff", "UTF-16-BE"))
@@ -206,11 +207,10 @@ class RecordStream:
                     try:
                         record = decode(line)
                     except Exception as err:  # noqa: BLE001 - _failed sorts them, re-raising the unexpected
-                        record = failed(reader, line, err, n)
-                        if record is None:
-                            if type(line) is bytes and not line.strip(_WS):
-                                blank += 1
-                            continue
+                        failed(reader, line, err, n)
+                        if type(line) is bytes and not line.strip(_WS):
+                            blank += 1
+                        continue
                     title = record.title
                     # ints, not b"&": `bytes in bytes` first tries the needle as an int (raising, clearing a TypeError)
                     if line.isascii() and 0x26 not in line and 0x5C not in line and 0x7F not in line:
@@ -228,11 +228,7 @@ class RecordStream:
                             if text is not content:
                                 record.content = text
                     else:
-                        try:
-                            if not line.isascii():
-                                line.decode()  # the raw extras are not decoded yet: their UTF-8 is checked here
-                        except UnicodeDecodeError as err:
-                            self._reject(reader, "invalid_utf8", line, n, err.start + 1, str(err))
+                        if not self._utf8(reader, line, n):  # the raw extras are not decoded yet
                             continue
                         escaped = 0x5C in line or 0x7F in line
                         record.title = title = clean_field(title, escaped)
@@ -275,42 +271,39 @@ class RecordStream:
             for f in files:
                 f.close()
 
-    def _failed(self, reader, line, err: Exception, n: int) -> Record | None:
-        """A record the decoder refused: None once rejected (or blank), or the record when
-        only Python's recursion limit (not MAX_DEPTH) stopped the decoder."""
+    def _failed(self, reader, line, err: Exception, n: int) -> None:
+        """Reject a record the decoder refused (a blank line is none)."""
         if type(line) is _TooLong:
             self._reject(reader, "line_too_long", line.excerpt, n, None, f"longer than max_line_bytes={self._limit}")
-            return None
-        if isinstance(err, RecursionError):
-            if _depth(line) > MAX_DEPTH:
-                self._reject(reader, "too_deep", line, n, None, f"nested deeper than {MAX_DEPTH} levels")
-                return None
-            limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(limit + 2 * MAX_DEPTH)
-            try:
-                return _DECODE(line)
-            except msgspec.DecodeError as again:
-                err = again
-            finally:
-                sys.setrecursionlimit(limit)
+            return
         if isinstance(err, msgspec.ValidationError):
+            try:  # the decoder stops at the first field that does not fit: is the rest JSON?
+                _SYNTAX(line)
+            except (msgspec.DecodeError, RecursionError) as bad:
+                err = bad
+        if isinstance(err, RecursionError):  # Python's recursion limit, about 1,000 levels by default
+            self._reject(reader, "too_deep", line, n, None, f"nested deeper than the decoder goes ({MAX_DEPTH} at most)")
+        elif not isinstance(err, msgspec.DecodeError):
+            raise err
+        elif not line.strip(_WS) or not self._utf8(reader, line, n):
+            return
+        elif isinstance(err, msgspec.ValidationError):
             reason, detail = _invalid(str(err))
             self._reject(reader, reason, line, n, None, detail)
-        elif isinstance(err, msgspec.DecodeError):
-            if not line.strip(_WS):
-                return None
-            try:
-                line.decode()
-            except UnicodeDecodeError as bad:
-                self._reject(reader, "invalid_utf8", line, n, bad.start + 1, str(bad))
-                return None
+        else:
             text = str(err)  # "...: invalid character (byte 11)", or "Input data was truncated"
             match = re.search(r" \(byte (\d+)\)$", text)
             self._reject(reader, "malformed_json", line, n, int(match[1]) + 1 if match else len(line) + 1,
                          text[: match.start()] if match else text)
-        else:
-            raise err
-        return None
+
+    def _utf8(self, reader, line: bytes, n: int) -> bool:
+        """True if `line` is UTF-8; else it is rejected ("invalid_utf8")."""
+        try:
+            line.isascii() or line.decode()
+        except UnicodeDecodeError as err:
+            self._reject(reader, "invalid_utf8", line, n, err.start + 1, str(err))
+            return False
+        return True
 
     def _reject(self, reader, reason: str, line: bytes, n: int, column: int | None, detail: str) -> None:
         """Count (and under "strict" raise) one bad record."""
