@@ -544,6 +544,7 @@ _INSIDE = re.compile(rb'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*', re
 _STRING = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # the rest of a string, up to its quote
 _TOKEN = re.compile(rb'[^ \t\r\n,\[\]{}"]*')  # a number or a literal
 _SPACE = re.compile(rb"[ \t\r\n]*")
+_OPENERS, _CLOSERS = re.compile(rb"[\[{]+"), re.compile(rb"[\]}]+")
 
 
 class _Items:
@@ -596,13 +597,19 @@ class _Items:
                         pos = _INSIDE.match(buf, pos).end()
                         if pos == end:
                             break
-                        c, pos = buf[pos], pos + 1
+                        c = buf[pos]
                         if c == 0x22:
-                            string = True
+                            string, pos = True, pos + 1
                             continue
-                        depth += 1 if c in b"[{" else -1
-                        if depth:
+                        if c in b"[{":  # a run of brackets at once: deep nesting costs one step
+                            stop = _OPENERS.match(buf, pos).end()
+                            depth, pos = depth + stop - pos, stop
                             continue
+                        stop = _CLOSERS.match(buf, pos).end()
+                        if stop - pos < depth:
+                            depth, pos = depth - (stop - pos), stop
+                            continue
+                        pos, depth = pos + depth, 0  # the item ends at its depth-th closer
                     item = buf[mark:pos]
                     if pieces:
                         item = b"".join(pieces) + item
