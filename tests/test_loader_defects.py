@@ -195,9 +195,9 @@ def test_strict_yields_nothing_from_a_gzip_member_whose_check_fails():
 
 def test_skip_says_how_many_records_came_from_the_damaged_member(monkeypatch):
     # old: the error said nothing of what had been yielded from the damaged member
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
-    monkeypatch.setattr(stream_module, "_BLOCK", 4096)  # zlib drops the output of the call that fails
+    monkeypatch.setattr(readers, "BLOCK", 4096)  # zlib drops the output of the call that fails
     data, n = _damaged()
     stream = stream_records(io.BytesIO(data))
     seen = []

@@ -18,12 +18,14 @@ import re
 import orjson
 import pytest
 
+from emergence.corpus.records import LoadError
 from emergence.corpus.stream import stream_records
 
 _PIECES = [
     "a", "Bc", "d e", " ", "  ", "&amp;", "&nbsp;", "&#9;", "&#1;", "&#x20;", "&notit;", "& ", "&amp", "&#128512;",
     "\t", "\n", "\r", "\x00", "\x07", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\xa0",
-    "\xad", "\u1680", "\u2003", "\u2028", "\u202f", "\u3000", "\u200b", "\u2019", "é", "日本", '"', "\\", "/", "😀",
+    "\xad", "\u1680", "\u2003", "\u2028", "\u202f", "\u3000", "\u200b", "\u2019", "é", "日本", '"', "\\", "/",
+    "😀",
 ]
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")  # controls that str.split does not split on
 
@@ -142,16 +144,16 @@ def _load(data: bytes, policy: str = "skip", **options):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_loader_matches_the_reference_line_for_line(monkeypatch, seed):
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     data, lines, _ = _corpus(seed, 400, damaged=0.15)
     records, rejected, order = reference(data)
     assert _load(data) == (records, rejected)
-    monkeypatch.setattr(stream_module, "_BLOCK", random.Random(seed).choice([1, 7, 64, 1000]))
+    monkeypatch.setattr(readers, "BLOCK", random.Random(seed).choice([1, 7, 64, 1000]))
     assert _load(data) == (records, rejected)
     assert _load(gzip.compress(data)) == (records, rejected)
     if order:  # strict stops at the first rejection, with its line and reason
-        with pytest.raises(stream_module.LoadError) as info:
+        with pytest.raises(LoadError) as info:
             _load(data, "strict")
         assert (info.value.line, info.value.reason) == order[0]
 

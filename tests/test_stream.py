@@ -219,7 +219,7 @@ def test_examples_keep_the_first_three_per_reason():
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
 def test_huge_line_is_rejected_without_being_held(tmp_path, policy):
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     huge = b'{"uid": "h", "title": "huge", "content": "' + b"x" * (64 << 20) + b'"}\n'
     path = write(tmp_path, "huge.jsonl", jsonl(GOOD[:3]) + huge + jsonl(GOOD[3:6]))
@@ -238,7 +238,7 @@ def test_huge_line_is_rejected_without_being_held(tmp_path, policy):
     finally:
         tracemalloc.stop()
     # the 64 MiB line never sits in memory: a few blocks' worth at most
-    assert peak < 6 * stream_module._BLOCK < len(huge) // 2
+    assert peak < 6 * readers.BLOCK < len(huge) // 2
     if policy == "skip":
         assert seen == CLEAN_TITLES[:6]
         assert stream.stats.rejected == {"line_too_long": 1} and stream.stats.reconciles()
@@ -350,11 +350,20 @@ def test_array_item_with_a_syntax_error_is_rejected_at_its_byte_offset_and_the_a
     assert f"item 5, byte offset {error_at}" in str(info.value)
 
 
+def test_array_items_without_a_comma_between_them_are_one_bad_item():
+    data = array(GOOD[:4])[:-3] + b' {"title": "y"}, {"title": "z"}]'
+    stream = stream_records(io.BytesIO(data))
+    assert titles(stream) == [*CLEAN_TITLES[:3], "z"]
+    assert stream.stats.rejected == {"malformed_json": 1} and stream.stats.reconciles()
+    assert stream.stats.examples["malformed_json"][0].startswith("item 4, offset ")
+
+
 @pytest.mark.parametrize("policy", ["skip", "strict"])
 @pytest.mark.parametrize(("tail", "reason"), [
-    (b' {"title": "y"}]', "malformed_array"),  # no comma between items
     (b',]', "malformed_array"),  # a trailing comma
+    (b',, {"title": "y"}]', "malformed_array"),  # an empty item
     (b'] {"title": "y"}', "malformed_array"),  # content after the array
+    (b'}', "malformed_array"),  # the wrong bracket
 ])
 def test_array_broken_between_items_is_an_error_at_its_byte_offset(policy, tail, reason):
     data = array(GOOD[:4])[:-3] + tail
@@ -365,7 +374,7 @@ def test_array_broken_between_items_is_an_error_at_its_byte_offset(policy, tail,
             seen.append(record.title)
     assert seen == CLEAN_TITLES[:4]
     assert info.value.reason == reason and f"byte offset {info.value.offset}" in str(info.value)
-    assert data[info.value.offset:info.value.offset + 1] in (b"{", b"]")
+    assert data[info.value.offset:info.value.offset + 1] in (b"{", b"]", b",", b"}")
 
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
@@ -380,10 +389,10 @@ def test_array_that_ends_early_is_an_error(policy):
 
 @pytest.mark.parametrize("block", [7, 1000, None])
 def test_array_item_too_large_is_rejected_and_the_array_goes_on(monkeypatch, block):
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     if block is not None:
-        monkeypatch.setattr(stream_module, "_BLOCK", block)
+        monkeypatch.setattr(readers, "BLOCK", block)
     big = {"title": "big ] } [ {", "content": "x\\\" ] " * 30_000}
     data = array([*GOOD[:3], big, *GOOD[3:5]])
     stream = stream_records(io.BytesIO(data), max_line_bytes=100_000)
@@ -581,10 +590,10 @@ def _expected(records: list[dict]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("buffer", [7, 64, 1000, None])
 @pytest.mark.parametrize("style", ["orjson", "json", "crlf"])
 def test_cleaning_equals_clean_text(monkeypatch, buffer, style):
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     if buffer is not None:  # small blocks put block boundaries everywhere
-        monkeypatch.setattr(stream_module, "_BLOCK", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=len(style) * 10_000 + (buffer or 0), n=600)  # fixed per case
     stream = stream_records(io.BytesIO(_encode(records, style)))
     got = [(r.title, r.content) for r in stream]
@@ -599,10 +608,10 @@ def test_cleaning_equals_clean_text(monkeypatch, buffer, style):
 
 @pytest.mark.parametrize("buffer", [64, None])
 def test_cleaning_of_gzip_and_long_lines(monkeypatch, buffer):
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BLOCK", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=7, n=400)
     data = _encode(records, "orjson")
     assert [(r.title, r.content) for r in stream_records(io.BytesIO(gzip.compress(data)))] == _expected(records)
@@ -642,10 +651,10 @@ def test_lines_that_need_cleaning_are_validated_alike(line, reason, field):
 @pytest.mark.parametrize("buffer", [64, None])
 def test_cleaning_with_shards_skip_and_filters(monkeypatch, buffer):
     # the loop for shard/skip/filters is not the plain one: it must clean alike
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BLOCK", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=11, n=500)
     data = _encode(records, "orjson") + b"\n   \n"
     expected = _expected(records)
@@ -663,11 +672,11 @@ def test_cleaning_with_shards_skip_and_filters(monkeypatch, buffer):
 def test_cleaning_at_every_byte_value(monkeypatch, buffer):
     # each byte value raw in a title and a content: the gate must send every control, DEL
     # and non-ASCII byte to cleaning; lines orjson rejects are rejected alike
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
     from emergence.corpus.records import clean_text
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BLOCK", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     lines = [b'{"title":"a' + bytes([b]) + b'b","content":"' + bytes([b]) + b' x  y"}\n' for b in range(256)]
     expected = []
     for line in lines:

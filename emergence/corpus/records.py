@@ -50,7 +50,7 @@ FATAL_REASONS: tuple[str, ...] = (
     "not_json",  # the stream does not start like UTF-8 JSON (CSV, Parquet, UTF-16, plain text)
     "truncated_gzip",  # the gzip stream ends before its end-of-stream marker
     "bad_gzip",  # corrupt gzip data (bad header, CRC or length check)
-    "malformed_array",  # the top-level JSON array is broken between items (no comma, content after it)
+    "malformed_array",  # the JSON array is broken between items (an empty item, content after it)
     "truncated_array",  # the stream ends inside the top-level JSON array
 )
 MAX_DEPTH = 1024  # nesting levels a record may have (the object itself is level 1)
@@ -106,7 +106,7 @@ def clean_field(text: str, escaped: bool) -> str:
 
 
 def collapse_spaces(text: str) -> str:
-    """Runs of spaces (U+0020) made one, spaces stripped from both ends: `clean_text` of printable text without entities."""
+    """Runs of spaces (U+0020) made one, both ends stripped: `clean_text` of printable text without entities."""
     text = text.strip(" ")
     if "  " in text:
         # each split/join pass halves every run; a text with runs is the rare case
@@ -196,26 +196,16 @@ class LoadStats(BaseModel):
     input, by reason) or filtered (valid but not wanted, by reason).
     """
 
-    source: str | None = Field(default=None, description="Path or name of the stream read.")
-    format: str | None = Field(
-        default=None, description="Format sniffed from the bytes: 'jsonl' or 'array', with '+gzip' when compressed."
-    )
-    read: int = Field(default=0, description="Records met in the input (blank lines excluded).")
-    yielded: int = Field(default=0, description="Records yielded to the caller.")
-    rejected: dict[str, int] = Field(
-        default_factory=dict, description="Bad records skipped under policy='skip', by reason (see REJECT_REASONS)."
-    )
-    filtered: dict[str, int] = Field(
-        default_factory=dict, description="Valid records not yielded, by reason: empty_content, duplicate, shard, skipped."
-    )
-    examples: dict[str, list[str]] = Field(
-        default_factory=dict, description="The first few rejected records per reason, as 'line N: excerpt' (or 'item N, ...')."
-    )
-    bytes_read: int = Field(default=0, description="Bytes read from the source (compressed bytes when gzipped).")
-    trailing_bytes: int = Field(
-        default=0, description="Bytes after the last gzip member that are neither gzip nor zero padding: ignored, "
-        "with a warning, as `gzip -d` does."
-    )
+    source: str | None = Field(None, description="Path or name of the stream read.")
+    format: str | None = Field(None, description="Format sniffed from the bytes: 'jsonl' or 'array' (+'+gzip').")
+    read: int = Field(0, description="Records met in the input (blank lines excluded).")
+    yielded: int = Field(0, description="Records yielded to the caller.")
+    rejected: dict[str, int] = Field({}, description="Bad records skipped (policy='skip'), by reason (REJECT_REASONS).")
+    filtered: dict[str, int] = Field({}, description="Valid records not yielded, by reason (FILTER_REASONS).")
+    examples: dict[str, list[str]] = Field({}, description="The first rejected records per reason: 'line N: excerpt'.")
+    bytes_read: int = Field(0, description="Bytes read from the source (compressed bytes when gzipped).")
+    trailing_bytes: int = Field(0, description="Bytes after the last gzip member that are not gzip (nor zero "
+                                "padding): ignored with a warning, as `gzip -d` does.")
 
     def reconciles(self) -> bool:
         """True when read == yielded + sum(rejected) + sum(filtered)."""
