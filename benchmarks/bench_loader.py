@@ -434,6 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method:<24} {max(rates):>14,.0f} {statistics.median(rates):>9,.0f} "
               f"{min(rates):>8,.0f}-{max(rates):<8,.0f} {share:>16} {row['rec_per_s_best']:>10,.0f} "
               f"{row['peak_rss_mb']:>11.1f}")
+    old = runs_of.get("old_stream_records", [])
+    if "stream_records" in runs_of and old:
+        ratios = [(n["records"] / n["cpu_seconds"]) / (o["records"] / o["cpu_seconds"])
+                  for n, o in zip(runs_of["stream_records"], old) if "error" not in n and "error" not in o]
+        print("stream_records / old_stream_records, records per CPU-second, round by round: "
+              + " ".join(f"{ratio:.2f}" for ratio in ratios))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"lines": args.lines, "file_bytes": jsonl.stat().st_size, "machine": info, "load_average": loads,
