@@ -6,10 +6,10 @@
     [[b'{"title": "a"}'], [b' [1, 2, "]"]']]
 
 `blocks` reads a source a block at a time; `Gunzip` decompresses gzip members as
-`gzip -d` does; `json_lines` cuts JSON Lines, `ArrayItems` one JSON array (following strings and
-nesting only, so that each item meets the decoder a line meets). Memory is bounded: a
-line or item longer than the limit is dropped as it passes (a `TooLong`), and a reader
-holds a block and the record it is cutting.
+`gzip -d` does; `json_lines` cuts JSON Lines and `ArrayItems` one JSON array (following
+strings and nesting only, so that each item meets the decoder a line meets). Memory is
+bounded: a line or item longer than the limit is dropped as it passes (a `TooLong`), and
+a reader holds a block and the record it is cutting.
 """
 from __future__ import annotations
 
@@ -56,14 +56,14 @@ def blocks(f: Any) -> Iterator[bytes]:
         yield block
 
 
-def peek(blocks: Iterator[bytes], enough) -> tuple[bytes, Iterator[bytes]]:
-    """The first bytes of `blocks` (joined until `enough(head)` or the end), and all of them again."""
+def peek(chunks: Iterator[bytes], enough) -> tuple[bytes, Iterator[bytes]]:
+    """The first bytes of `chunks` (joined until `enough(head)` or the end), and all of them again."""
     head = b""
-    for block in blocks:
-        head += block
+    for chunk in chunks:
+        head += chunk
         if enough(head):
             break
-    return head, chain([head], blocks)
+    return head, chain([head], chunks)
 
 
 def encoding(head: bytes) -> str | None:
@@ -87,8 +87,8 @@ class Gunzip:
     `stop`: the (member, error) `check()` found, raised where that member would start.
     """
 
-    def __init__(self, blocks: Iterable[bytes], stop: tuple[int, Fatal] | None = None) -> None:
-        self._blocks, self._stop = iter(blocks), stop
+    def __init__(self, chunks: Iterable[bytes], stop: tuple[int, Fatal] | None = None) -> None:
+        self._chunks, self._stop = iter(chunks), stop
         self.member = self.trailing = 0
 
     def check(self) -> tuple[int, Fatal] | None:
@@ -101,13 +101,13 @@ class Gunzip:
         return None
 
     def __iter__(self) -> Iterator[bytes]:
-        blocks = self._blocks
-        data, fed = b"", 0  # compressed bytes not yet used; bytes taken from `blocks`
+        chunks = self._chunks
+        data, fed = b"", 0  # compressed bytes not yet used; bytes taken from `chunks`
         while True:
-            while len(data := data.lstrip(b"\0")) < 2 and (more := next(blocks, None)) is not None:
+            while len(data := data.lstrip(b"\0")) < 2 and (more := next(chunks, None)) is not None:
                 data, fed = data + more, fed + len(more)  # between members: padding, a member, or not gzip
             if data[:2] != b"\x1f\x8b":
-                self.trailing = len(data) + sum(len(block) for block in blocks)
+                self.trailing = len(data) + sum(len(chunk) for chunk in chunks)
                 return
             self.member += 1
             where = f"gzip member {self.member} (from compressed byte {fed - len(data)})"
@@ -117,7 +117,7 @@ class Gunzip:
             try:
                 while not inflate.eof:
                     if not data:
-                        data = next(blocks, b"")
+                        data = next(chunks, b"")
                         fed += len(data)
                         if not data:
                             if tail := inflate.flush():
@@ -134,11 +134,11 @@ class Gunzip:
             data = inflate.unused_data
 
 
-def json_lines(blocks: Iterable[bytes], limit: int) -> Iterator[list]:
+def json_lines(chunks: Iterable[bytes], limit: int) -> Iterator[list]:
     """The lines (newline removed) of the stream, a batch per block; a line longer than
     `limit` with its newline comes as a `TooLong`, its bytes dropped as they pass."""
     rest, long = b"", None  # the unfinished line, or (once too long) its TooLong
-    for block in blocks:
+    for block in chunks:
         lines = block.split(b"\n")
         last = lines.pop()
         if not lines:  # no newline: the line goes on
@@ -180,8 +180,8 @@ class ArrayItems:
     than `limit` comes as a `TooLong`, its bytes dropped as they pass.
     """
 
-    def __init__(self, blocks: Iterable[bytes], limit: int) -> None:
-        self._blocks, self._limit = blocks, limit
+    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
+        self._chunks, self._limit = chunks, limit
         self._first, self._offsets = 1, []  # the current batch's first item number; each item's offset
 
     def offset(self, n: int) -> int:
@@ -192,7 +192,7 @@ class ArrayItems:
         pieces: list[bytes] = []  # the open item's bytes from earlier blocks
         excerpt = error = None  # excerpt: the open item's first bytes, once it is too long (pieces dropped)
         size = start = base = count = 0
-        for buf in self._blocks:
+        for buf in self._chunks:
             end, pos, mark = len(buf), 0, 0
             batch, offsets = [], []
             while pos < end:

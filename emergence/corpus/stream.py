@@ -15,7 +15,7 @@ either gzipped; the format is sniffed from the bytes. `msgspec.json.Decoder(Reco
 parses and checks types in one C pass. The array reader only finds where items end
 (following strings and nesting), so an item meets the decoder and checks a line meets:
 the formats agree record for record. Cleaning runs where a line's bytes say it can be
-needed: a printable-ASCII line without `&` or a backslash can only hold runs of spaces.
+needed: in a printable-ASCII line without `&` or a backslash only spaces can need work.
 Problems are reported by line and column (bytes), or by array item and byte offset
 into the decompressed stream; gzip errors name the member.
 """
