@@ -7,8 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench-loader clean
 
-# setup.py builds the loader's C twins (emergence/_speedups.c): a change there reinstalls
-$(STAMP): pyproject.toml setup.py emergence/_speedups.c Makefile
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.

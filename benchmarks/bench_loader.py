@@ -1,25 +1,25 @@
-"""Loader throughput and memory: emergence.stream_records against its peers, in one run.
+"""Loader throughput and memory: emergence.stream_records against its peers and the loader it replaced, in one run.
 
     $ python benchmarks/bench_loader.py                      # 2,248,619 lines, as trn.json
-    $ python benchmarks/bench_loader.py --lines 20000 --json benchmarks/out/loader.json
+    $ python benchmarks/bench_loader.py --lines 300000 --repeat 5 --methods orjson,stream_records,old_stream_records
 
 Generates (once, cached in benchmarks/out/, which git ignores) a trn.json-shaped JSON
 Lines file: `uid`, `title`, `content`, `target_ind`, `target_rel`; realistic title and
-content lengths, about 35% empty contents, HTML entities (`&#8211;`, `&amp;`, ...),
-age cues ("Ages 4-8", "Grade 3-5", ...), runs of spaces, escaped newlines and
-non-ASCII text; about 22 labels a record as in LF-Amazon-1.3M. The same records are
-also written as one JSON array for the array row.
+content lengths, about 35% empty contents, HTML entities, age cues, runs of spaces,
+escaped newlines and non-ASCII text; about 22 labels a record as in LF-Amazon-1.3M. The
+same records are also written as one JSON array (and gzipped) for those rows.
 
 Each method runs in its own subprocess, so its peak RSS (`ru_maxrss` of that child) is
-its own: the raw `orjson.loads` line loop, stdlib `json`, ijson (items of JSON Lines
-with `multiple_values=True`), Hugging Face `datasets` streaming JSON, and
-`emergence.stream_records` (validation + cleaning), the same with the Python twins of
-its C pieces (`stream_records_no_c`: as where `emergence._speedups` was not built),
-with `dedupe=True`, with the age-cue audit (stream + `emergence.agecues.find_age_cues`
-on each content), and on the JSON-array form. Prints a table (records/s, seconds, peak RSS MB, % of the orjson
-loop; the same by CPU time, which other processes on a shared machine disturb less)
-and, with --json, writes the results. --repeat N runs N rounds of every method in
-turn and keeps each method's fastest run (peak RSS: the largest).
+its own: the bare `orjson.loads` line loop, stdlib `json`, ijson, Hugging Face `datasets`
+streaming JSON, `emergence.stream_records` (validation + cleaning; its label lists stay
+raw JSON until read), the same reading `target_ind` of every record, with
+`dedupe=True`, with the age-cue audit, on the JSON-array form and gzipped; and
+`old_stream_records`: the loader of git ref `--old-ref` (9544d29: pydantic, a numpy/SSE2
+byte scan, C twins), extracted into a package of its own under benchmarks/out/ with its
+C extension built there. Rounds run every method in turn (`--repeat`), so a slow minute
+on a shared machine slows one round of each; the table gives records per CPU-second
+(best, median and range over rounds), each round's share of the orjson loop of the same
+round, peak RSS and the machine's load average during the run.
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ import os
 import platform
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -41,16 +43,19 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 OUT = REPO / "benchmarks" / "out"
 FULL_LINES = 2_248_619  # lines of LF-Amazon-1.3M's trn.json
 N_LABELS = 1_305_265  # labels of LF-Amazon-1.3M
+OLD_REF = "9544d29"  # the last loader with the C twins
 METHODS = (
     "orjson",
     "json",
     "ijson",
     "datasets",
     "stream_records",
-    "stream_records_no_c",
+    "stream_records_extras",
     "stream_records_dedupe",
     "stream_records_agecues",
     "stream_records_array",
+    "stream_records_gzip",
+    "old_stream_records",
 )
 
 _WORDS = (
@@ -238,18 +243,62 @@ def _run_datasets(path: str):
     return run
 
 
-def _run_stream(path: str, twins: str = "c", **options):
-    import contextlib
-
-    from emergence.corpus import speedups
+def _run_stream(path: str, extras: bool = False, **options):
     from emergence.corpus.stream import stream_records
 
     def run() -> int:
         stream = stream_records(path, progress=False, **options)
-        # "python": as where emergence._speedups could not be built
-        with speedups.python_twins() if twins == "python" else contextlib.nullcontext():
-            for _ in stream:
-                pass
+        for record in stream:
+            if extras:
+                record.target_ind  # noqa: B018 - decodes the raw label list
+        assert stream.stats.reconciles(), stream.stats
+        return stream.stats.read
+
+    return run
+
+
+def old_loader(ref: str = OLD_REF) -> Path:
+    """The loader of git ref `ref` as the package `oldloader` (its C extension built), under benchmarks/out."""
+    root = OUT / f"oldloader-{ref}"
+    package = root / "oldloader"
+    if list(package.glob("_speedups*.so")):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    package.mkdir(parents=True)
+    renames = {"from emergence.corpus import speedups": "from oldloader import speedups",
+               "from emergence.corpus.records import": "from oldloader.records import",
+               "from emergence._speedups import": "from oldloader._speedups import",
+               '"emergence._speedups"': '"oldloader._speedups"'}
+    files = {"records.py": "emergence/corpus/records.py", "stream.py": "emergence/corpus/stream.py",
+             "speedups.py": "emergence/corpus/speedups.py", "_speedups.c": "emergence/_speedups.c"}
+    for name, source in files.items():
+        text = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:{source}"], capture_output=True, text=True,
+                              check=True).stdout
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        (package / name).write_text(text)
+    (package / "__init__.py").write_text("")
+    (root / "setup.py").write_text(
+        "from setuptools import Extension, setup\n"
+        "setup(name='oldloader', ext_modules=[Extension('oldloader._speedups', ['oldloader/_speedups.c'], "
+        "extra_compile_args=['-O3'])])\n"
+    )
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=root, check=True,
+                   capture_output=True)
+    return root
+
+
+def _run_old(path: str, ref: str):
+    sys.path.insert(0, str(old_loader(ref)))
+    from oldloader import speedups
+    from oldloader.stream import stream_records
+
+    assert speedups.AVAILABLE, "the old loader's C extension did not build"
+
+    def run() -> int:
+        stream = stream_records(path, progress=False)
+        for _ in stream:
+            pass
         assert stream.stats.reconciles(), stream.stats
         return stream.stats.read
 
@@ -271,17 +320,19 @@ def _run_agecues(path: str):
     return run
 
 
-def child(method: str, path: str) -> dict:
+def child(method: str, path: str, ref: str) -> dict:
     runners = {
         "orjson": _run_orjson,
         "json": _run_json,
         "ijson": _run_ijson,
         "datasets": _run_datasets,
         "stream_records": _run_stream,
-        "stream_records_no_c": lambda p: _run_stream(p, twins="python"),
+        "stream_records_extras": lambda p: _run_stream(p, extras=True),
         "stream_records_dedupe": lambda p: _run_stream(p, dedupe=True),
         "stream_records_agecues": _run_agecues,
         "stream_records_array": _run_stream,
+        "stream_records_gzip": _run_stream,
+        "old_stream_records": lambda p: _run_old(p, ref),
     }
     run = runners[method](path)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -291,9 +342,9 @@ def child(method: str, path: str) -> dict:
     return {"method": method, "records": records, "seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": rss_kb / 1024}
 
 
-def run_child(method: str, path: Path) -> dict:
+def run_child(method: str, path: Path, ref: str) -> dict:
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", method, str(path)],
+        [sys.executable, __file__, "--child", method, str(path), ref],
         capture_output=True,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
@@ -315,21 +366,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}
-
-
-def _round_shares(runs_of: dict[str, list[dict]]) -> dict[str, list[float]]:
-    """Per method, its records/s as a % of the orjson loop's in the same round (several rounds only)."""
-    base = runs_of.get("orjson", [])
-    if len(base) < 2:
-        return {}
-    shares = {}
-    for method, runs in runs_of.items():
-        if method == "orjson":
-            continue
-        pairs = [(b, r) for b, r in zip(base, runs) if "error" not in b and "error" not in r]
-        shares[method] = [100 * (r["records"] / r["seconds"]) / (b["records"] / b["seconds"]) for b, r in pairs]
-    return shares
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "platform": platform.platform()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -337,9 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=FULL_LINES, help="records in the generated file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of every method in turn; each method's fastest run is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every method in turn")
+    parser.add_argument("--old-ref", default=OLD_REF, help="git ref of the loader old_stream_records runs")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("METHOD", "PATH", "REF"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
@@ -350,67 +389,62 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown methods: {', '.join(sorted(unknown))}")
     jsonl = OUT / f"trn-{args.lines}-s{args.seed}.jsonl"
-    array_path = OUT / f"trn-{args.lines}-s{args.seed}.array.json"
+    paths = {"stream_records_array": OUT / f"trn-{args.lines}-s{args.seed}.array.json",
+             "stream_records_gzip": OUT / f"trn-{args.lines}-s{args.seed}.jsonl.gz"}
     if not jsonl.exists():
-        t = time.perf_counter()
         print(f"generating {jsonl} ...", file=sys.stderr, flush=True)
         generate_corpus(jsonl, args.lines, seed=args.seed)
-        print(f"  {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
-    if "stream_records_array" in methods and not array_path.exists():
-        write_array(jsonl, array_path)
+    if "stream_records_array" in methods and not paths["stream_records_array"].exists():
+        write_array(jsonl, paths["stream_records_array"])
+    if "stream_records_gzip" in methods and not paths["stream_records_gzip"].exists():
+        subprocess.run(f"gzip -6 -c {jsonl} > {paths['stream_records_gzip']}", shell=True, check=True)
+    if "old_stream_records" in methods:
+        old_loader(args.old_ref)  # built once, outside the timings
 
-    # rounds of every method in turn, not each method's runs back to back: on a shared
-    # machine a slow minute then slows one round of each method, not all runs of one
     runs_of: dict[str, list[dict]] = {method: [] for method in methods}
+    loads = [os.getloadavg()[0]]
     for _ in range(args.repeat):
         for method in methods:
-            path = array_path if method == "stream_records_array" else jsonl
             print(f"running {method} ...", file=sys.stderr, flush=True)
-            runs_of[method].append(run_child(method, path))
+            runs_of[method].append(run_child(method, paths.get(method, jsonl), args.old_ref))
+            loads.append(os.getloadavg()[0])
+    info = machine()
+    print(f"{args.lines:,} lines, {jsonl.stat().st_size / 1e6:,.0f} MB; {info['cpus']} CPUs: {info['cpu_model']}; "
+          f"{args.repeat} rounds; load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
+    header = (f"{'method':<24} {'rec/CPU-s best':>14} {'median':>9} {'range':>17} {'% orjson/round':>16}"
+              f" {'rec/s best':>10} {'peak RSS MB':>11}")
+    print(header)
+    print("-" * len(header))
+    base = runs_of.get("orjson", [])
     results = []
     for method, runs in runs_of.items():
         ok = [r for r in runs if "error" not in r]
-        best = min(ok, key=lambda r: r["seconds"]) if ok else runs[-1]
-        if ok:
-            best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
-        results.append(best)
-
-    base = next((r for r in results if r["method"] == "orjson" and "error" not in r), None)
-    header = (
-        f"{'method':<24} {'records/s':>10} {'seconds':>8} {'peak RSS MB':>11} {'% of orjson':>11}"
-        f" {'rec/CPU-s':>10} {'CPU s':>7} {'% (CPU)':>8}"
-    )
-    info = machine()
-    print(f"{args.lines:,} lines, {jsonl.stat().st_size / 1e6:,.0f} MB; {info['cpus']} CPUs: {info['cpu_model']}")
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        if "error" in r:
-            print(f"{r['method']:<24} error: {r['error']}")
+        if not ok:
+            print(f"{method:<24} error: {runs[-1]['error']}")
+            results.append({"method": method, "error": runs[-1]["error"]})
             continue
-        r["records_per_s"] = r["records"] / r["seconds"]
-        r["records_per_cpu_s"] = r["records"] / r["cpu_seconds"]
-        share = f"{100 * r['records_per_s'] / base['records_per_s']:.0f}%" if base else "-"
-        share_cpu = f"{100 * r['records_per_cpu_s'] / base['records_per_cpu_s']:.0f}%" if base else "-"
-        print(
-            f"{r['method']:<24} {r['records_per_s']:>10,.0f} {r['seconds']:>8.2f} {r['peak_rss_mb']:>11.1f}"
-            f" {share:>11} {r['records_per_cpu_s']:>10,.0f} {r['cpu_seconds']:>7.2f} {share_cpu:>8}"
-        )
-    rounds = _round_shares(runs_of)
-    if rounds:
-        print("% of orjson round by round (each method against the orjson run of its round):")
-        for method, shares in rounds.items():
-            print(f"  {method:<22} " + " ".join(f"{share:.0f}%" for share in shares))
+        rates = [r["records"] / r["cpu_seconds"] for r in ok]
+        shares = [100 * (r["records"] / r["cpu_seconds"]) / (b["records"] / b["cpu_seconds"])
+                  for b, r in zip(base, runs) if "error" not in b and "error" not in r]
+        share = f"{statistics.median(shares):.0f}% ({min(shares):.0f}-{max(shares):.0f})" if shares else "-"
+        row = {"method": method, "records": ok[0]["records"], "rec_per_cpu_s": rates,
+               "rec_per_s_best": max(r["records"] / r["seconds"] for r in ok),
+               "peak_rss_mb": max(r["peak_rss_mb"] for r in ok), "pct_of_orjson_by_round": shares}
+        results.append(row)
+        print(f"{method:<24} {max(rates):>14,.0f} {statistics.median(rates):>9,.0f} "
+              f"{min(rates):>8,.0f}-{max(rates):<8,.0f} {share:>16} {row['rec_per_s_best']:>10,.0f} "
+              f"{row['peak_rss_mb']:>11.1f}")
+    old = runs_of.get("old_stream_records", [])
+    if "stream_records" in runs_of and old:
+        ratios = [(n["records"] / n["cpu_seconds"]) / (o["records"] / o["cpu_seconds"])
+                  for n, o in zip(runs_of["stream_records"], old) if "error" not in n and "error" not in o]
+        print("stream_records / old_stream_records, records per CPU-second, round by round: "
+              + " ".join(f"{ratio:.2f}" for ratio in ratios))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "lines": args.lines,
-            "file_bytes": jsonl.stat().st_size,
-            "machine": machine(),
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "results": results,
-            "rounds": {"runs": runs_of, "pct_of_orjson": rounds},
-        }
+        payload = {"lines": args.lines, "file_bytes": jsonl.stat().st_size, "machine": info, "load_average": loads,
+                   "command": " ".join([Path(sys.executable).name, *sys.argv]), "results": results,
+                   "runs": runs_of}
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
 

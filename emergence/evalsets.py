@@ -31,12 +31,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from emergence.corpus.records import true_age as _true_age
 
 __all__ = [
     "EVAL_SET_NAMES",
@@ -200,18 +201,6 @@ def _hash_key(seed: int, set_name: str, record: Any) -> int:
     digest = hashlib.blake2b(f"{seed}\x1f{set_name}\x1f{ident}".encode("utf-8"),
                              digest_size=8).digest()
     return int.from_bytes(digest, "big")
-
-
-def _true_age(record: Any) -> float | None:
-    extras = getattr(record, "model_extra", None) or {}
-    value = extras.get("true_min_age", getattr(record, "true_min_age", None))
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        age = float(value)
-    except (TypeError, ValueError):
-        return None
-    return age if math.isfinite(age) and age >= 0 else None
 
 
 class _Reservoir:

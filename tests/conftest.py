@@ -63,20 +63,6 @@ def one_torch_thread_per_module():
         yield
 
 
-@pytest.fixture(params=["c", "python"])
-def loader_twins(request):
-    """Run the test with the loader's C twins (emergence._speedups) and again with the Python ones."""
-    from emergence.corpus import speedups
-
-    if request.param == "c":
-        if not speedups.AVAILABLE:  # tests/test_speedups.py asserts it is built where it can be
-            pytest.skip("emergence._speedups was not built here (no C compiler, Python headers or SSE2)")
-        yield request.param
-    else:
-        with speedups.python_twins():
-            yield request.param
-
-
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory):
     """Path to a tiny random-init Llama-architecture chat model (seeded, built in code)."""

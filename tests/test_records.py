@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import html
+import io
+import math
 import pickle
 import random
 import re
 
 import orjson
 import pytest
-from pydantic import ValidationError
 
-from emergence.corpus.records import LoadError, LoadStats, Record, clean_field, clean_text
+from emergence.corpus.records import LoadError, LoadStats, Record, clean_field, clean_text, true_age
+from emergence.corpus.stream import stream_records
 
 # the specification of cleaning, written the slow obvious way
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
@@ -68,38 +70,59 @@ def test_clean_field_agrees_with_clean_text_for_strings_of_json_lines():
 
 
 def test_record_keeps_extras_and_validates_strictly():
-    rec = Record.model_validate(
-        {"uid": "B00X", "title": "T", "content": "c", "target_ind": [1, 2], "target_rel": [1.0, 1.0]}
+    rec = Record.from_raw(
+        {"uid": "B00X", "title": "T", "content": "c", "target_ind": [1, 2], "target_rel": [1.0, 1.0], "other": 1}
     )
     assert rec.uid == "B00X" and rec.title == "T" and rec.content == "c"
-    assert rec.model_extra == {"target_ind": [1, 2], "target_rel": [1.0, 1.0]}
-    assert Record.model_validate({"title": "T"}).uid is None
-    assert Record.model_validate({"title": "T"}).content == ""
+    assert (rec.target_ind, rec.target_rel, rec.true_min_age, rec.category) == ([1, 2], [1.0, 1.0], None, None)
+    assert rec.extras == {"target_ind": [1, 2], "target_rel": [1.0, 1.0]}  # other fields are not kept
+    assert Record.from_raw({"title": "T"}).uid is None
+    assert Record.from_raw({"title": "T"}).content == ""
+    sample = Record.from_raw({"title": "T", "true_min_age": 7.5, "category": "board &amp;  book"})
+    assert (sample.true_min_age, sample.category) == (7.5, "board &amp;  book")  # extras are never cleaned
+    assert pickle.loads(pickle.dumps(sample)) == sample
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "reason"),
     [
-        {"title": 3},
-        {"title": ["a"]},
-        {"title": "T", "uid": 7},
-        {"title": "T", "content": ["x"]},
-        {"title": "T", "content": None},
-        {"title": b"bytes"},
-        {"title": ""},
-        {"content": "no title"},
+        ({"title": 3}, "wrong_type"),
+        ({"title": ["a"]}, "wrong_type"),
+        ({"title": "T", "uid": 7}, "wrong_type"),
+        ({"title": "T", "content": ["x"]}, "wrong_type"),
+        ({"title": "T", "content": None}, "wrong_type"),
+        ({"title": True}, "wrong_type"),
+        ({"title": ""}, "empty_title"),
+        ({"title": None}, "missing_title"),
+        ({"content": "no title"}, "missing_title"),
     ],
 )
-def test_record_rejects_wrong_types_missing_and_empty_titles(data):
-    with pytest.raises(ValidationError):
-        Record.model_validate(data)
+def test_record_rejects_wrong_types_missing_and_empty_titles(data, reason):
+    with pytest.raises(LoadError) as info:
+        Record.from_raw(data)
+    assert info.value.reason == reason
 
 
 def test_record_from_raw_cleans_before_validating():
     rec = Record.from_raw({"uid": "1", "title": " War &amp;  Peace ", "content": "a\tb", "x": 1})
-    assert (rec.title, rec.content, rec.model_extra) == ("War & Peace", "a b", {"x": 1})
-    with pytest.raises(ValidationError):
+    assert (rec.title, rec.content, rec.extras) == ("War & Peace", "a b", {})
+    with pytest.raises(LoadError, match="empty_title"):
         Record.from_raw({"title": " &nbsp; "})
+
+
+@pytest.mark.parametrize(
+    ("value", "age"),
+    [(4, 4.0), (2.5, 2.5), (0, 0.0), ("4", None), (True, None), (False, None), (-1, None), (None, None),
+     (float("nan"), None), (float("inf"), None), (10**400, None), ([4], None)],
+)
+def test_true_age_is_a_finite_non_negative_number(value, age):
+    assert true_age({"true_min_age": value}) == age
+    if isinstance(value, (int, float, str, list)) and not (isinstance(value, float) and not math.isfinite(value)):
+        assert true_age(Record.from_raw({"title": "T", "true_min_age": value})) == age
+    assert true_age(Record.from_raw({"title": "T"})) is None
+    # a number beyond a double in the line reads as infinity: not an age
+    line = b'{"title": "T", "true_min_age": 1e400}\n'
+    assert true_age(next(iter(stream_records(io.BytesIO(line))))) is None
 
 
 def test_load_stats_reconcile():
@@ -114,6 +137,8 @@ def test_load_error_names_path_line_offset_and_reason():
     assert isinstance(err, ValueError)
     assert (err.path, err.line, err.offset, err.reason) == ("trn.json", 17, None, "malformed_json")
     assert "trn.json" in str(err) and "line 17" in str(err) and "malformed_json" in str(err)
+    err = LoadError("malformed_json", path="trn.json", line=4, column=2, detail="invalid character")
+    assert str(err) == "trn.json, line 4, column 2: malformed_json: invalid character"
     err = LoadError("malformed_array", path="a.json", offset=1234, item=5)
     assert "byte offset 1234" in str(err) and "item 5" in str(err) and "malformed_array" in str(err)
     again = pickle.loads(pickle.dumps(err))

@@ -299,5 +299,5 @@ def test_packaged_sample_streams_through_the_loader():
     records = list(stream)
     assert len(records) == SAMPLE_N
     assert stream.stats.reconciles() and not stream.stats.rejected
-    extras = records[0].model_extra
+    extras = records[0].extras
     assert {"true_min_age", "category", "target_ind", "target_rel"} <= set(extras)

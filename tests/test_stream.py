@@ -1,4 +1,4 @@
-"""stream_records: formats, bad input under both policies, reconciliation, shard, skip, stdin."""
+"""stream_records: formats, bad input under both policies, reconciliation, shard, skip, stdin, cleaning."""
 from __future__ import annotations
 
 import gzip
@@ -55,7 +55,7 @@ def test_formats_are_sniffed_from_bytes_and_give_the_same_records(tmp_path, form
     assert all(isinstance(r, Record) for r in records)
     assert [r.title for r in records] == CLEAN_TITLES
     assert records[1].content == "Content 1 Ages 4-8"
-    assert records[1].model_extra == {"target_ind": [1, 2], "target_rel": [1.0, 0.5]}
+    assert records[1].extras == {"target_ind": [1, 2], "target_rel": [1.0, 0.5]}
     assert stream.stats.format == form + ("+gzip" if compress else "")
     assert stream.stats.read == stream.stats.yielded == len(GOOD)
     assert stream.stats.bytes_read == len(data)
@@ -75,17 +75,6 @@ def test_gzip_members_with_zero_padding_read_as_gzip_module_does():
     assert gzip.decompress(padded) == jsonl(GOOD)  # the standard library's reading
     stream = stream_records(io.BytesIO(padded))
     assert titles(stream) == CLEAN_TITLES and stream.stats.format == "jsonl+gzip"
-
-
-@pytest.mark.parametrize("policy", ["skip", "strict"])
-def test_garbage_after_a_gzip_member_is_an_error_after_its_records(policy):
-    data = gzip.compress(jsonl(GOOD)) + b"this is not gzip"
-    stream = stream_records(io.BytesIO(data), policy=policy)
-    seen = []
-    with pytest.raises(LoadError) as info:
-        for record in stream:
-            seen.append(record.title)
-    assert info.value.reason == "bad_gzip" and seen == CLEAN_TITLES
 
 
 def test_gzip_of_many_members_and_sizes_matches_the_plain_stream():
@@ -183,7 +172,7 @@ def test_bad_line_is_skipped_and_counted_under_skip(reason):
     assert stats.rejected == {reason: 1}
     assert stats.read == 11 and stats.yielded == 10 and stats.reconciles()
     [example] = stats.examples[reason]
-    assert example.startswith("line 6: ")
+    assert example.startswith("line 6: " if reason not in ("malformed_json", "invalid_utf8") else "line 6, column ")
 
 
 @pytest.mark.parametrize("reason", sorted(BAD_LINES))
@@ -224,12 +213,13 @@ def test_examples_keep_the_first_three_per_reason():
     stream = stream_records(io.BytesIO(data))
     assert len(list(stream)) == 2
     assert stream.stats.rejected == {"malformed_json": 6}
-    assert [e.split(":")[0] for e in stream.stats.examples["malformed_json"]] == ["line 1", "line 2", "line 3"]
+    assert [e.split(":")[0] for e in stream.stats.examples["malformed_json"]] == [
+        "line 1, column 2", "line 2, column 2", "line 3, column 2"]
 
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
-def test_huge_line_is_rejected_without_being_held(tmp_path, policy, loader_twins):
-    import emergence.corpus.stream as stream_module
+def test_huge_line_is_rejected_without_being_held(tmp_path, policy):
+    import emergence.corpus.readers as readers
 
     huge = b'{"uid": "h", "title": "huge", "content": "' + b"x" * (64 << 20) + b'"}\n'
     path = write(tmp_path, "huge.jsonl", jsonl(GOOD[:3]) + huge + jsonl(GOOD[3:6]))
@@ -247,9 +237,8 @@ def test_huge_line_is_rejected_without_being_held(tmp_path, policy, loader_twins
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # the 64 MiB line never sits in memory: a few blocks' worth (the read-ahead buffer,
-    # the scan's masks in the Python twin) at most
-    assert peak < 6 * stream_module._BUFFER < len(huge) // 2
+    # the 64 MiB line never sits in memory: a few blocks' worth at most
+    assert peak < 6 * readers.BLOCK < len(huge) // 2
     if policy == "skip":
         assert seen == CLEAN_TITLES[:6]
         assert stream.stats.rejected == {"line_too_long": 1} and stream.stats.reconciles()
@@ -284,13 +273,12 @@ def test_a_stream_that_is_not_json_is_an_error(tmp_path, policy, data):
     assert info.value.reason == "not_json" and str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("policy", ["skip", "strict"])
 @pytest.mark.parametrize("form", ["jsonl", "array"])
-def test_truncated_gzip_yields_complete_records_then_raises(policy, form):
+def test_truncated_gzip_yields_complete_records_then_raises_under_skip(form):
     records = [dict(GOOD[i % 30], uid=f"u{i}") for i in range(3000)]
     data = gzip.compress(jsonl(records) if form == "jsonl" else array(records))
     cut = data[: len(data) * 2 // 3]
-    stream = stream_records(io.BytesIO(cut), policy=policy)
+    stream = stream_records(io.BytesIO(cut))
     seen = []
     with pytest.raises(LoadError) as info:
         for record in stream:
@@ -301,7 +289,26 @@ def test_truncated_gzip_yields_complete_records_then_raises(policy, form):
     complete = plain[: plain.rfind(b"\n") + 1]
     expected = complete.count(b"\n") if form == "jsonl" else complete.count(b"\n") - 2
     assert len(seen) >= expected - 1 and seen == [f"u{i}" for i in range(len(seen))]
+    assert f"{len(seen)} records from" in str(info.value) and "member 1" in str(info.value)
     assert stream.stats.reconciles()
+
+
+@pytest.mark.parametrize("form", ["jsonl", "array"])
+def test_truncated_gzip_yields_nothing_of_its_member_under_strict(form):
+    first = gzip.compress(jsonl(GOOD[:10]) if form == "jsonl" else array(GOOD[:10]))
+    if form == "array":  # one array over two members
+        first = gzip.compress(array(GOOD[:10])[:-3] + b",\n")
+        second = gzip.compress(b",\n".join(orjson.dumps(r) for r in GOOD[10:]) + b"\n]\n")
+    else:
+        second = gzip.compress(jsonl(GOOD[10:]))
+    data = first + second[: len(second) // 2]
+    stream = stream_records(io.BytesIO(data), policy="strict")
+    seen = []
+    with pytest.raises(LoadError) as info:
+        for record in stream:
+            seen.append(record.title)
+    assert info.value.reason == "truncated_gzip" and "member 2" in str(info.value)
+    assert seen == CLEAN_TITLES[:10]  # the first member's records, none of the second's
 
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
@@ -330,21 +337,44 @@ def test_array_bad_items_are_skipped_or_raised_with_item_and_offset():
     assert info.value.offset is not None and info.value.offset <= len(data)
 
 
-@pytest.mark.parametrize("policy", ["skip", "strict"])
-def test_array_syntax_error_gives_its_byte_offset_under_both_policies(policy):
+def test_array_item_with_a_syntax_error_is_rejected_at_its_byte_offset_and_the_array_goes_on():
     head = array(GOOD[:4])[:-3]  # drop "\n]\n"
-    data = head + b',\n{"title": "x" "content": "y"}\n]\n'
-    error_at = data.rindex(b'"content"')
+    data = head + b',\n{"title": "x" "content": "y"}' + array(GOOD[4:6]).replace(b"[", b",", 1)
+    error_at = data.index(b'"x" "content"') + 4  # where the comma is missing
+    stream = stream_records(io.BytesIO(data))
+    assert titles(stream) == CLEAN_TITLES[:6]
+    assert stream.stats.rejected == {"malformed_json": 1} and stream.stats.reconciles()
+    with pytest.raises(LoadError) as info:
+        list(stream_records(io.BytesIO(data), policy="strict"))
+    assert (info.value.reason, info.value.item, info.value.offset) == ("malformed_json", 5, error_at)
+    assert f"item 5, byte offset {error_at}" in str(info.value)
+
+
+def test_array_items_without_a_comma_between_them_are_one_bad_item():
+    data = array(GOOD[:4])[:-3] + b' {"title": "y"}, {"title": "z"}]'
+    stream = stream_records(io.BytesIO(data))
+    assert titles(stream) == [*CLEAN_TITLES[:3], "z"]
+    assert stream.stats.rejected == {"malformed_json": 1} and stream.stats.reconciles()
+    assert stream.stats.examples["malformed_json"][0].startswith("item 4, offset ")
+
+
+@pytest.mark.parametrize("policy", ["skip", "strict"])
+@pytest.mark.parametrize(("tail", "reason"), [
+    (b',]', "malformed_array"),  # a trailing comma
+    (b',, {"title": "y"}]', "malformed_array"),  # an empty item
+    (b'] {"title": "y"}', "malformed_array"),  # content after the array
+    (b'}', "malformed_array"),  # the wrong bracket
+])
+def test_array_broken_between_items_is_an_error_at_its_byte_offset(policy, tail, reason):
+    data = array(GOOD[:4])[:-3] + tail
     stream = stream_records(io.BytesIO(data), policy=policy)
     seen = []
     with pytest.raises(LoadError) as info:
         for record in stream:
             seen.append(record.title)
     assert seen == CLEAN_TITLES[:4]
-    assert info.value.reason == "malformed_array"
-    # yajl stops at (or a few bytes into) the offending token
-    assert error_at <= info.value.offset <= error_at + len(b'"content"')
-    assert f"byte offset {info.value.offset}" in str(info.value)
+    assert info.value.reason == reason and f"byte offset {info.value.offset}" in str(info.value)
+    assert data[info.value.offset:info.value.offset + 1] in (b"{", b"]", b",", b"}")
 
 
 @pytest.mark.parametrize("policy", ["skip", "strict"])
@@ -357,17 +387,21 @@ def test_array_that_ends_early_is_an_error(policy):
     assert stream.stats.yielded == 4 and stream.stats.reconciles()
 
 
-@pytest.mark.parametrize("policy", ["skip", "strict"])
-def test_array_item_too_large_is_an_error(policy):
-    big = {"title": "big", "content": "x" * 300_000}
+@pytest.mark.parametrize("block", [7, 1000, None])
+def test_array_item_too_large_is_rejected_and_the_array_goes_on(monkeypatch, block):
+    import emergence.corpus.readers as readers
+
+    if block is not None:
+        monkeypatch.setattr(readers, "BLOCK", block)
+    big = {"title": "big ] } [ {", "content": "x\\\" ] " * 30_000}
     data = array([*GOOD[:3], big, *GOOD[3:5]])
-    stream = stream_records(io.BytesIO(data), policy=policy, max_line_bytes=100_000)
-    seen = []
+    stream = stream_records(io.BytesIO(data), max_line_bytes=100_000)
+    assert titles(stream) == CLEAN_TITLES[:5]
+    assert stream.stats.rejected == {"line_too_long": 1} and stream.stats.reconciles()
     with pytest.raises(LoadError) as info:
-        for record in stream:
-            seen.append(record.title)
-    assert seen == CLEAN_TITLES[:3]
-    assert (info.value.reason, info.value.item) == ("item_too_large", 4)
+        list(stream_records(io.BytesIO(data), policy="strict", max_line_bytes=100_000))
+    assert (info.value.reason, info.value.item) == ("line_too_long", 4)
+    assert info.value.offset == data.index(b'{"title":"big')
 
 
 # -- counts, filters, dedupe ---------------------------------------------------------------
@@ -505,10 +539,10 @@ def test_progress_bar_when_asked(tmp_path, capsys):
     assert "rec/s" in capsys.readouterr().err
 
 
-# -- cleaning through the byte scan -------------------------------------------------------
-# stream_records cleans only what a scan of each block finds; whatever the scan finds or
-# misses, every title and content must come out exactly as clean_text makes it, with the
-# C twins of the scan and of space collapsing and with the Python ones (`loader_twins`).
+# -- cleaning ------------------------------------------------------------------------------
+# stream_records cleans only lines whose bytes say they can need it (and only the steps
+# they can need); every title and content must come out exactly as clean_text makes it,
+# whatever the block boundaries.
 
 _PIECES = [
     "a", "Bc", "d e", " ", "  ", "   ", "&amp;", "&nbsp;", "&#9;", "&#1;", "&#x20;", "&notit;", "& ", "&", "&amp",
@@ -531,7 +565,7 @@ def _fuzz_records(seed: int, n: int) -> list[dict]:
         record = {"uid": text(3) if i % 7 else None, "title": "T" + text(6) if i % 5 else text(6), "content": text(30)}
         if i % 3:
             record["target_ind"] = [i, i + 1]
-            record["note"] = text(4)  # an extra with dirt in it: kept as is
+            record["category"] = text(4)  # an extra with dirt in it: kept as is
         records.append(record)
     return records
 
@@ -555,29 +589,29 @@ def _expected(records: list[dict]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("buffer", [7, 64, 1000, None])
 @pytest.mark.parametrize("style", ["orjson", "json", "crlf"])
-def test_cleaning_through_the_scan_equals_clean_text(monkeypatch, buffer, style, loader_twins):
-    import emergence.corpus.stream as stream_module
+def test_cleaning_equals_clean_text(monkeypatch, buffer, style):
+    import emergence.corpus.readers as readers
 
     if buffer is not None:  # small blocks put block boundaries everywhere
-        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=len(style) * 10_000 + (buffer or 0), n=600)  # fixed per case
     stream = stream_records(io.BytesIO(_encode(records, style)))
     got = [(r.title, r.content) for r in stream]
     assert got == _expected(records)
     assert stream.stats.read == len(records) and stream.stats.reconciles()
     assert set(stream.stats.rejected) <= {"empty_title"}
-    extras = [r for r in records if "note" in r]
+    extras = [r for r in records if "category" in r]
     again = stream_records(io.BytesIO(_encode(records, style)))
-    kept = [rec.model_extra["note"] for rec in again if "note" in rec.model_extra]
-    assert kept == [r["note"] for r in extras if _expected([r])]  # extras are never cleaned
+    kept = [rec.extras["category"] for rec in again if "category" in rec.extras]
+    assert kept == [r["category"] for r in extras if _expected([r])]  # extras are never cleaned
 
 
 @pytest.mark.parametrize("buffer", [64, None])
-def test_cleaning_through_the_scan_of_gzip_and_long_lines(monkeypatch, buffer, loader_twins):
-    import emergence.corpus.stream as stream_module
+def test_cleaning_of_gzip_and_long_lines(monkeypatch, buffer):
+    import emergence.corpus.readers as readers
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=7, n=400)
     data = _encode(records, "orjson")
     assert [(r.title, r.content) for r in stream_records(io.BytesIO(gzip.compress(data)))] == _expected(records)
@@ -615,12 +649,12 @@ def test_lines_that_need_cleaning_are_validated_alike(line, reason, field):
 
 
 @pytest.mark.parametrize("buffer", [64, None])
-def test_cleaning_through_the_scan_with_shards_skip_and_filters(monkeypatch, buffer, loader_twins):
+def test_cleaning_with_shards_skip_and_filters(monkeypatch, buffer):
     # the loop for shard/skip/filters is not the plain one: it must clean alike
-    import emergence.corpus.stream as stream_module
+    import emergence.corpus.readers as readers
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     records = _fuzz_records(seed=11, n=500)
     data = _encode(records, "orjson") + b"\n   \n"
     expected = _expected(records)
@@ -635,15 +669,14 @@ def test_cleaning_through_the_scan_with_shards_skip_and_filters(monkeypatch, buf
 
 
 @pytest.mark.parametrize("buffer", [5, None])
-def test_scan_range_test_at_every_byte_value(monkeypatch, buffer, loader_twins):
-    # each byte value raw in a title and a content: the scan's one range test for
-    # controls, DEL and non-ASCII bytes must flag 0x00-0x1F and 0x7F-0xFF and nothing
-    # else of note (0x20 and 0x7E are its edges); lines orjson rejects are rejected alike
-    import emergence.corpus.stream as stream_module
+def test_cleaning_at_every_byte_value(monkeypatch, buffer):
+    # each byte value raw in a title and a content: the gate must send every control, DEL
+    # and non-ASCII byte to cleaning; lines orjson rejects are rejected alike
+    import emergence.corpus.readers as readers
     from emergence.corpus.records import clean_text
 
     if buffer is not None:
-        monkeypatch.setattr(stream_module, "_BUFFER", buffer)
+        monkeypatch.setattr(readers, "BLOCK", buffer)
     lines = [b'{"title":"a' + bytes([b]) + b'b","content":"' + bytes([b]) + b' x  y"}\n' for b in range(256)]
     expected = []
     for line in lines:
@@ -659,10 +692,9 @@ def test_scan_range_test_at_every_byte_value(monkeypatch, buffer, loader_twins):
     assert stream.stats.read == data.count(b"\n") == 258 and stream.stats.reconciles()
 
 
-def test_collapsing_spaces_after_entities_and_breaks_equals_clean_text(loader_twins):
+def test_collapsing_spaces_after_entities_and_breaks_equals_clean_text():
     # runs made by entities or escaped breaks next to spaces, of every length up to 9:
-    # _clean_fields' collapsing (one C pass, or the Python twin's split/join passes) must
-    # leave what clean_text leaves
+    # the loader's collapsing must leave what clean_text leaves
     from emergence.corpus.records import clean_text
 
     pieces = [" " * k for k in range(1, 10)] + ["&nbsp;", "&#32;", "&#1;", "\\n", "\\t", "\\r", "w"]

@@ -70,7 +70,7 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         report = audit_corpus(source, held_out=args.held_out, salt=args.salt,
                               policy="strict" if args.strict else "skip")
-    except (LoadError, FileNotFoundError) as err:
+    except (LoadError, FileNotFoundError, IsADirectoryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.json:

@@ -38,17 +38,17 @@ Memory is bounded whatever the corpus size:
 """
 from __future__ import annotations
 
-import math
 import random
 import statistics
 from array import array
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from pydantic import BaseModel, Field
 
 from emergence.corpus.records import LoadStats
+from emergence.corpus.records import true_age as _true_age
 
 if TYPE_CHECKING:  # rich is imported only when rendering
     from rich.console import Console
@@ -188,13 +188,6 @@ class _Reservoir:
             return LengthSummary(n=self.seen, p5=v, p50=v, p95=v, max=self.max, exact=exact)
         cuts = statistics.quantiles(values, n=20, method="inclusive")  # 5% steps
         return LengthSummary(n=self.seen, p5=cuts[0], p50=cuts[9], p95=cuts[18], max=self.max, exact=exact)
-
-
-def _true_age(record: Any) -> float | None:
-    value = (record.model_extra or {}).get("true_min_age")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def _in_train(fingerprints: dict[str, array]) -> int:
