@@ -70,7 +70,7 @@ def planted(tmp_path_factory, tiny_llama, one_torch_thread_per_module):
         model=str(tiny_llama), corpus=corpus, output_dir=root / "run", overwrite=True,
         max_steps=80, learning_rate=1e-2, lr_scheduler_type="constant", warmup_steps=0,
         per_device_train_batch_size=16, gradient_accumulation_steps=1, max_seq_length=64,
-        eval_records=0, save_steps=10_000))
+        eval_records=0, save_steps=10_000, age_cues="keep"))  # the exposed arm: every cue is trained on
     sets = build_eval_sets(corpus, EvalSetConfig(age_seen=100))
     assert len(sets["age_seen"]) == len(WORDS)  # every record carries a cue
     return sets, result.adapter_dir

@@ -11,8 +11,8 @@ import re
 import orjson
 import pytest
 
-from emergence.corpus.records import LoadError, LoadStats, Record, clean_field, clean_text, true_age
-from emergence.corpus.stream import stream_records
+from emergence.corpus.records import LoadError, LoadStats, clean_field, clean_text, true_age
+from emergence.corpus.stream import record_from, stream_records
 
 # the specification of cleaning, written the slow obvious way
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
@@ -70,15 +70,15 @@ def test_clean_field_agrees_with_clean_text_for_strings_of_json_lines():
 
 
 def test_record_keeps_extras_and_validates_strictly():
-    rec = Record.from_raw(
+    rec = record_from(
         {"uid": "B00X", "title": "T", "content": "c", "target_ind": [1, 2], "target_rel": [1.0, 1.0], "other": 1}
     )
     assert rec.uid == "B00X" and rec.title == "T" and rec.content == "c"
     assert (rec.target_ind, rec.target_rel, rec.true_min_age, rec.category) == ([1, 2], [1.0, 1.0], None, None)
     assert rec.extras == {"target_ind": [1, 2], "target_rel": [1.0, 1.0]}  # other fields are not kept
-    assert Record.from_raw({"title": "T"}).uid is None
-    assert Record.from_raw({"title": "T"}).content == ""
-    sample = Record.from_raw({"title": "T", "true_min_age": 7.5, "category": "board &amp;  book"})
+    assert record_from({"title": "T"}).uid is None
+    assert record_from({"title": "T"}).content == ""
+    sample = record_from({"title": "T", "true_min_age": 7.5, "category": "board &amp;  book"})
     assert (sample.true_min_age, sample.category) == (7.5, "board &amp;  book")  # extras are never cleaned
     assert pickle.loads(pickle.dumps(sample)) == sample
 
@@ -99,15 +99,15 @@ def test_record_keeps_extras_and_validates_strictly():
 )
 def test_record_rejects_wrong_types_missing_and_empty_titles(data, reason):
     with pytest.raises(LoadError) as info:
-        Record.from_raw(data)
+        record_from(data)
     assert info.value.reason == reason
 
 
 def test_record_from_raw_cleans_before_validating():
-    rec = Record.from_raw({"uid": "1", "title": " War &amp;  Peace ", "content": "a\tb", "x": 1})
+    rec = record_from({"uid": "1", "title": " War &amp;  Peace ", "content": "a\tb", "x": 1})
     assert (rec.title, rec.content, rec.extras) == ("War & Peace", "a b", {})
     with pytest.raises(LoadError, match="empty_title"):
-        Record.from_raw({"title": " &nbsp; "})
+        record_from({"title": " &nbsp; "})
 
 
 @pytest.mark.parametrize(
@@ -118,8 +118,8 @@ def test_record_from_raw_cleans_before_validating():
 def test_true_age_is_a_finite_non_negative_number(value, age):
     assert true_age({"true_min_age": value}) == age
     if isinstance(value, (int, float, str, list)) and not (isinstance(value, float) and not math.isfinite(value)):
-        assert true_age(Record.from_raw({"title": "T", "true_min_age": value})) == age
-    assert true_age(Record.from_raw({"title": "T"})) is None
+        assert true_age(record_from({"title": "T", "true_min_age": value})) == age
+    assert true_age(record_from({"title": "T"})) is None
     # a number beyond a double in the line reads as infinity: not an age
     line = b'{"title": "T", "true_min_age": 1e400}\n'
     assert true_age(next(iter(stream_records(io.BytesIO(line))))) is None

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from emergence.corpus.records import Record
+from emergence.corpus.stream import record_from
 from emergence.corpus.split import normalise_title, split_key, split_of, split_point
 
 UIDS = ["0000031909", "0000032034", "B00004T8R2", "B0MHMU8Q47", "9576100835", "0439139597", "1", "2", "abc", "x"]
@@ -37,7 +37,7 @@ def test_split_point_is_the_documented_blake2b():
 
 def test_the_key_is_the_normalised_title_then_the_uid():
     raw = {"uid": "u9", "title": "  War &amp; Peace "}
-    record = Record.from_raw(raw)
+    record = record_from(raw)
     assert split_key(raw) == split_key(record) == "t:war peace"
     assert normalise_title("The  Hobbit: Or, There and Back Again!") == "the hobbit or there and back again"
     assert normalise_title("ＧＯＯＤＮＩＧＨＴ Moon") == "goodnight moon"  # NFKC: full-width letters

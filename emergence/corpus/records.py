@@ -3,7 +3,8 @@
     >>> from emergence.corpus.records import Record, LoadStats, clean_text, true_age
     >>> clean_text("  Ages 4&#8211;8\\n\\tpicture\\x00  book ")
     'Ages 4–8 picture book'
-    >>> rec = Record.from_raw({"uid": "7", "title": "War &amp; Peace", "true_min_age": 12})
+    >>> from emergence.corpus.stream import record_from
+    >>> rec = record_from({"uid": "7", "title": "War &amp; Peace", "true_min_age": 12})
     >>> rec.title, rec.content, rec.extras, true_age(rec)
     ('War & Peace', '', {'true_min_age': 12}, 12.0)
     >>> LoadStats(read=3, yielded=1, rejected={"malformed_json": 1}, filtered={"duplicate": 1}).reconciles()
@@ -134,7 +135,7 @@ class Record(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
 
     `target_ind`, `target_rel`, `true_min_age` and `category` read the line's value (None
     when absent); `extras` gives those present as a dict. Training text is built from
-    title and content only. Build one in code with `Record.from_raw`, which cleans and
+    title and content only. Build one in code with `emergence.corpus.stream.record_from`, which cleans and
     validates a mapping exactly as the loader does a line.
     """
 
@@ -155,16 +156,6 @@ class Record(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     def extras(self) -> dict[str, Any]:
         """The extras the line had (JSON null included), decoded."""
         return {name: _EXTRA.decode(raw) for name in EXTRAS if (raw := getattr(self, "raw_" + name))}
-
-    @classmethod
-    def from_raw(cls, data: Mapping[str, Any]) -> Record:
-        """The record the loader makes of a line holding `data` (cleaned, validated); LoadError if it rejects it."""
-        import io
-
-        from emergence.corpus.stream import stream_records
-
-        line = msgspec.json.encode(dict(data))
-        return next(iter(stream_records(io.BytesIO(line), policy="strict", progress=False)))
 
 
 EXTRAS: tuple[str, ...] = ("target_ind", "target_rel", "true_min_age", "category")

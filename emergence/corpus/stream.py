@@ -27,7 +27,7 @@ import stat
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -39,7 +39,7 @@ from emergence.corpus.readers import (EXCERPT, JSON_WS, ArrayItems, Fatal, Gunzi
 from emergence.corpus.records import MAX_DEPTH, LoadError, LoadStats, Record, clean_field, collapse_spaces
 from emergence.corpus.seen import SeenPairs
 
-__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "stream_records"]
+__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "record_from", "stream_records"]
 
 MAX_LINE_BYTES = 1 << 20
 DEDUPE_CAPACITY = 1 << 22
@@ -389,3 +389,16 @@ class _Bar:
     def stop(self, stats: LoadStats) -> None:
         self.update(stats.bytes_read, stats.yielded)
         self.progress.stop()
+
+
+def record_from(data: Mapping[str, Any]) -> Record:
+    """The record the loader makes of a line holding ``data`` (cleaned, validated); LoadError
+    if it rejects it.
+
+        >>> record_from({"uid": "7", "title": "War &amp; Peace"}).title
+        'War & Peace'
+    """
+    import io
+
+    line = msgspec.json.encode(dict(data))
+    return next(iter(stream_records(io.BytesIO(line), policy="strict", progress=False)))
