@@ -227,11 +227,31 @@ def band_choice_correct(loglikelihoods: Sequence[float], label_band: str) -> int
 
 
 def _mc_correct(x: BandScores) -> float:
-    return float(int(np.argmax(x.logliks)) == x.truth)
+    # only a unique maximum chooses a band: a tie (a model with no preference) is no choice,
+    # where argmax would always credit the first band
+    scores = np.asarray(x.logliks)
+    # equal up to float32 rounding (the log-likelihoods come from float32 logits) is a tie
+    tied = np.isclose(scores, scores.max(), rtol=1e-6, atol=1e-9)
+    return float(bool(tied[x.truth]) and int(tied.sum()) == 1)
 
 
 def _mc_expected_error(x: BandScores) -> float:
     return float(np.sum(x.probs * np.abs(np.asarray(band_midpoints()) - x.target_age)))
+
+
+def _mc_rps(x: BandScores) -> float:
+    """Ranked probability score over the ordered bands, divided by (bands - 1) so it lies in
+    [0, 1]: the squared distance between predicted and observed cumulative distributions.
+    Unlike accuracy it credits mass on the neighbouring band more than mass far away."""
+    observed = (np.arange(len(x.probs)) >= x.truth).astype(float)
+    return float(np.sum((np.cumsum(x.probs)[:-1] - observed[:-1]) ** 2) / (len(x.probs) - 1))
+
+
+def _mc_brier(x: BandScores) -> float:
+    """Brier score over the bands (sum of squared errors of the probability vector), in [0, 2]."""
+    observed = np.zeros(len(x.probs))
+    observed[x.truth] = 1.0
+    return float(np.sum((x.probs - observed) ** 2))
 
 
 # --------------------------------------------------------------------------- intent
@@ -390,6 +410,9 @@ for _m in (
            lambda x: float(x.probs[x.truth])),
     Metric("mc_expected_abs_error", "expected age error over bands (years)", "expected error (years)",
            "age_choice", "continuous", "lower", _mc_expected_error, unit="years", digits=1),
+    Metric("mc_rps", "ranked probability score over bands", "RPS", "age_choice", "continuous", "lower", _mc_rps,
+           digits=3),
+    Metric("mc_brier", "Brier score over bands", "Brier", "age_choice", "continuous", "lower", _mc_brier, digits=3),
     Metric("rouge_l", "ROUGE-L F1", "ROUGE-L", "intent", "continuous", "higher", _rouge_l, digits=3),
     Metric("lcs_chars", "longest common substring (characters)", "LCS (chars)", "intent", "continuous", "higher",
            _lcs_chars, unit="characters", digits=0),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from emergence.corpus.audit import AuditReport
 from emergence.experiment.config import ExperimentConfig
+from emergence.exposure import ExposureReport
 from emergence.probe.run import ProbeResults
 from emergence.scoring import ProbeMetrics
 from emergence.train.recipe import TrainResult
@@ -61,6 +62,8 @@ class ExperimentResult(BaseModel):
     eval_set_sizes: dict[str, int] = Field(description="Items per eval set.")
     eval_set_selection: dict[str, Any] = Field(description="Candidates per set and label counts (manifest).")
     train: TrainResult = Field(description="The training run's summary.")
+    exposure: ExposureReport | None = Field(
+        None, description="The exposure arm and its proof (train/exposure.json; None in runs made before it).")
     loss_curve: list[dict[str, Any]] = Field(description="metrics.jsonl rows: step, loss, learning rate, ...")
     probes: ProbeResults = Field(description="Every probe answer of base and tuned, scored.")
     metrics: ProbeMetrics = Field(description="Aggregates with intervals, baselines, memorisation gaps.")

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from emergence.probe.config import AGE_SETS
 from emergence.probe.run import ProbeResults, ProbeRow
 
-__all__ = ["ProbeMetrics", "band_scores", "score", "score_row", "score_rows", "variant_of"]
+__all__ = ["ProbeMetrics", "band_scores", "paired_rows", "score", "score_row", "score_rows", "variant_of"]
 
 
 def variant_of(family: str, verdict_variant: str) -> str:
@@ -50,6 +50,15 @@ def band_scores(logliks: Mapping[str, float], how: str, *, reference: Mapping[st
             raise ValueError("'domain' band scoring needs the neutral question's band log-likelihoods")
         return [x - float(reference[b]) for x, b in zip(raw, names)]
     raise ValueError(f"unknown band scoring {how!r}")
+
+
+def paired_rows(results: ProbeResults, set_name: str, variant: str,
+                models: tuple[str, str] = ("base", "tuned")) -> list[tuple[ProbeRow, ProbeRow]]:
+    """(control row, treated row) per item answered by both models, in the control's item order."""
+    first, second = models
+    treated = {r.item_id: r for r in results.select(set=set_name, model=second, variant=variant)}
+    return [(r, treated[r.item_id]) for r in results.select(set=set_name, model=first, variant=variant)
+            if r.item_id in treated]
 
 
 def score_row(row: ProbeRow, item: Any, results: ProbeResults) -> ProbeRow:
@@ -104,6 +113,9 @@ class ProbeMetrics(BaseModel):
     memorisation_gap: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="model -> metric -> Estimate of seen minus held-out "
         "(intent answers and k-extractable).")
+    paired: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, description="set -> metric -> base vs tuned on the items both have a value for "
+        "(a mean error over the items both models answered): {'n', 'base', 'tuned', 'difference'} Estimates.")
     majority_band: str | None = Field(None, description="The majority baseline's band.")
     excluded: dict[str, int] = Field(default_factory=dict, description="k-extractable items left out "
                                      "per set (content too short).")
@@ -164,4 +176,32 @@ def score(results: ProbeResults) -> ProbeMetrics:
                 for key in keys(fam):  # type: ignore[arg-type]
                     gaps.setdefault(which, {})[key] = memorisation_gap(seen, held, key).model_dump(mode="json")
     return ProbeMetrics(tables=tables, by_band=by_band, baselines=baselines, memorisation_gap=gaps,
-                        majority_band=majority, excluded=dict(results.excluded), set_sizes=dict(results.set_sizes))
+                        paired=_paired_tables(results), majority_band=majority, excluded=dict(results.excluded),
+                        set_sizes=dict(results.set_sizes))
+
+
+def _paired_tables(results: ProbeResults) -> dict[str, dict[str, dict[str, Any]]]:
+    """Base vs tuned on the same items, per set and metric: like-for-like, NaNs dropped pairwise."""
+    import math
+
+    from emergence.metrics import METRICS
+    from emergence.stats import interval
+
+    if not {"base", "tuned"} <= set(results.models):
+        return {}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for set_name in sorted({r.set for r in results.rows}):
+        for metric in METRICS.values():
+            pairs = paired_rows(results, set_name, variant_of(metric.family, results.config.verdict_variant))
+            both = [(b.metric_scores().get(metric.key, math.nan), t.metric_scores().get(metric.key, math.nan))
+                    for b, t in pairs]
+            both = [(x, y) for x, y in both if not (math.isnan(x) or math.isnan(y))]
+            if len(both) < 2:
+                continue
+            base, tuned = [x for x, _ in both], [y for _, y in both]
+            out.setdefault(set_name, {})[metric.key] = {
+                "n": len(both),
+                "base": interval(base, kind=metric.kind).model_dump(mode="json"),
+                "tuned": interval(tuned, kind=metric.kind).model_dump(mode="json"),
+                "difference": interval(base, tuned, design="paired", kind=metric.kind).model_dump(mode="json")}
+    return out

@@ -234,3 +234,32 @@ def test_memorisation_gap_is_seen_minus_held_out():
     assert gap.mean == pytest.approx(0.4 - 0.15)
     assert gap.n == 80
     assert 0.2 < gap.ci_low < gap.mean < gap.ci_high < 0.3
+
+
+def test_band_proper_scores_hand_computed_and_ties_choose_nothing():
+    # probabilities 0.5, 0.3, 0.2 on the first three bands (log-probs), truth "3-5" (index 1)
+    lls = [math.log(0.5), math.log(0.3), math.log(0.2), -1e9, -1e9, -1e9]
+    s = score_age_choice(lls, "3-5")
+    cumulative = [0.5, 0.8, 1.0, 1.0, 1.0]
+    observed = [0, 1, 1, 1, 1]
+    assert s["mc_rps"] == pytest.approx(sum((c - o) ** 2 for c, o in zip(cumulative, observed)) / 5)
+    assert s["mc_brier"] == pytest.approx(0.5 ** 2 + 0.7 ** 2 + 0.2 ** 2)
+    assert s["mc_label_prob"] == pytest.approx(0.3) and s["mc_correct"] == 0.0
+    flat = score_age_choice([-3.0] * 6, "0-2")
+    assert flat["mc_correct"] == 0.0  # a tie chooses no band (argmax alone would credit the first)
+    assert flat["mc_label_prob"] == pytest.approx(1 / 6)
+
+
+def test_band_scores_are_proper_the_truth_minimises_them_in_expectation():
+    """Reporting the true band distribution scores better on average than any distortion of it."""
+    rng = np.random.default_rng(0)
+    names = band_names()
+    for _ in range(8):
+        truth = rng.dirichlet(np.ones(6))
+        draws = rng.choice(6, size=4000, p=truth)
+        honest = np.log(truth)
+        for distorted in (np.log(rng.dirichlet(np.ones(6))), np.log(truth ** 2 / np.sum(truth ** 2))):
+            for key in ("mc_rps", "mc_brier"):
+                mean_honest = np.mean([score_age_choice(honest, names[d])[key] for d in draws[:800]])
+                mean_other = np.mean([score_age_choice(distorted, names[d])[key] for d in draws[:800]])
+                assert mean_honest <= mean_other + 0.01, key

@@ -261,3 +261,39 @@ def test_probe_row_rejects_unknown_fields():
     with pytest.raises(Exception):
         ProbeRow(set="x", item_id="i", title="t", model="base", variant="seed", prompt="p",
                  answer="a", nonsense=1)
+
+
+def test_band_scores_are_not_skewed_by_token_count(tiny_llama):
+    """A model with uniform preferences — every next token equally likely, so no band's answer
+    is more likely per token than another's — must not prefer a band because its text is
+    shorter. Summed log-probabilities do ("Ages 18+" is the shortest text here and wins every
+    item); length-normalised and domain-conditional scores give every band the same probability."""
+    import torch
+
+    from emergence.metrics import band_names, score_age_choice
+    from emergence.models import load_model_and_tokenizer
+    from emergence.probe.generate import band_token_counts
+    from emergence.scoring import band_scores
+
+    model, tok = load_model_and_tokenizer(tiny_llama, device="cpu")
+    with torch.no_grad():
+        model.lm_head.weight.zero_()  # uniform next-token distribution in every context
+    config = ProbeConfig()
+    choices = band_choices(config)
+    tokens = dict(zip(choices, band_token_counts(tok, list(choices.values()))))
+    assert len(set(tokens.values())) > 1  # the texts differ in length: the case that matters
+    shortest = min(tokens, key=tokens.get)
+    prompts = [config.age_prompt.format(title=t) for t in TITLES]
+    lls = band_loglikelihoods(model, tok, prompts, list(choices.values()))
+    reference = dict(zip(choices, band_loglikelihoods(
+        model, tok, [config.age_prompt.format(title=config.neutral_title)], list(choices.values()))[0]))
+    for row in lls:
+        raw = dict(zip(choices, row))
+        summed = score_age_choice(band_scores(raw, "sum"), shortest)
+        assert summed["mc_correct"] == 1.0 and summed["mc_label_prob"] > 0.5  # the shortest text wins
+        for how in ("mean", "domain"):
+            scores = band_scores(raw, how, reference=reference, tokens=tokens)
+            for band in band_names():
+                s = score_age_choice(scores, band)
+                assert s["mc_label_prob"] == pytest.approx(1 / 6, abs=1e-4), (how, band)
+                assert s["mc_correct"] == 0.0  # a tie chooses no band

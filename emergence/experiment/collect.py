@@ -39,6 +39,7 @@ def _read_json(path: Path) -> Any:
 def collect(run: "Run") -> ExperimentResult:
     """The run's outputs as one typed result (the report is rendered from it)."""
     from emergence.corpus.audit import AuditReport
+    from emergence.exposure import ExposureReport
     from emergence.scoring import ProbeMetrics
     from emergence.train.callbacks import read_metrics
     from emergence.train.recipe import TrainResult
@@ -66,6 +67,8 @@ def collect(run: "Run") -> ExperimentResult:
         eval_set_sizes=dict(manifest.get("counts") or {}),
         eval_set_selection=dict(manifest.get("selection") or {}),
         train=TrainResult.model_validate_json(run.path("train", "summary.json").read_text(encoding="utf-8")),
+        exposure=(ExposureReport.model_validate_json(run.path("train", "exposure.json").read_text(encoding="utf-8"))
+                  if run.path("train", "exposure.json").is_file() else None),
         loss_curve=read_metrics(run.path("train", "metrics.jsonl")), probes=read_probes(d),
         metrics=ProbeMetrics.model_validate_json(run.path("verdicts", "metrics.json").read_text(encoding="utf-8")),
         verdicts=[Verdict.model_validate(v) for v in _read_json(run.path("verdicts", "verdicts.json")) or []],

@@ -58,9 +58,9 @@ class ProbeConfig(BaseModel):
     neutral_title: str = Field("this book", description="The title of the neutral question "
                                "whose band log-likelihoods 'domain' subtracts.")
     extractable: bool = Field(True, description="Run the k-extractable test on the intent sets.")
-    k: int = Field(32, ge=1, description="k-extractable prefix length in tokens of the "
-                   "content (32 keeps most of the sample corpus's short contents, whose "
-                   "median is about 90 tokens, eligible for k + 50).")
+    k: int = Field(50, ge=1, description="k-extractable prefix length in tokens of the content "
+                   "(Carlini et al. 2023 use 50 and 50; contents shorter than k + extract_tokens are "
+                   "reported as not testable, and counted).")
     extract_tokens: int = Field(50, ge=1, description="Tokens greedily decoded after the "
                                 "prefix and compared with the content's true next tokens.")
     sets: list[str] = Field(default_factory=lambda: list(AGE_SETS + INTENT_SETS),

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from emergence.report.document import (Block, Bold, Bullets, Code, Details, Heading, Image, Link, Para, Table, Text,
                                        VerdictBox)
 from emergence.report.fmt import duration, fmt_est, isnan, num, pct
-from emergence.report.tables import (age_table, answers_table, by_band_table, lmeval_tables, memorisation_table)
+from emergence.report.tables import (age_table, answers_table, by_band_table, lmeval_tables, memorisation_table,
+                                     paired_table)
 
 if TYPE_CHECKING:
     from emergence.results import ExperimentResult
@@ -84,6 +85,8 @@ def headline(result: "ExperimentResult") -> tuple[str, str]:
         text = f"Not decided — {where} ({nums}). {v.decision.words()}"
         if il is not None:
             text += f" Item-level control: {il.kind}."
+    if result.exposure is not None:
+        text += f" Training was the {result.exposure.sentence()}."
     return v.outcome, text
 
 
@@ -102,6 +105,13 @@ def caveats(result: "ExperimentResult") -> list[Text]:
                     + (" Fewer than 200 items: treat the numbers as indicative." if v.n < 200 else "")])
     elif n_held:
         out.append([Bold("Sample size. "), f"{n_held} held-out titles were probed."])
+    if result.exposure is not None and result.exposure.arm == "keep":
+        out.append([Bold("Exposed arm. "), "This run trained on the text as it is, age cues included: a gain on "
+                    "held-out titles may come from learning explicit age statements, which is not emergence as the "
+                    "seed study defined it (run the default mask arm for that)."])
+    elif result.exposure is not None and not result.exposure.never_exposed:
+        out.append([Bold("Exposure leak. "), f"{result.exposure.remaining_outside_control} age cues remained in "
+                    "the training text outside the control records: " + ", ".join(result.exposure.examples)])
     out.append([Bold("Age cues in training text. "),
                 f"{pct(audit.train_age_cue_share)} of training records ({pct(audit.train_age_cue_share_nonempty)} of "
                 f"those with content) state a reader age in their content. The tuned model may learn age vocabulary "
@@ -149,8 +159,10 @@ def caveats(result: "ExperimentResult") -> list[Text]:
     if inferred is not None and not isnan(inferred) and inferred < 0.8:
         out.append([Bold("Abstentions. "),
                     f"The base model gave an age in only {pct(inferred)} of held-out answers. Within-2-years "
-                    "accuracy counts an answer without an age as wrong, so it mixes answering with accuracy; the "
-                    "mean absolute error is over answered items only (its n differs)."])
+                    "accuracy counts an answer without an age as wrong, so a model that starts answering gains on "
+                    "it without inferring anything: the main hypothesis needs its item-level part confirmed too, "
+                    "the answer rate is reported with its own interval, and errors in years are compared on the "
+                    "items both models answered (the table 'Base vs tuned on the same items')."])
     out.append([Bold("One phrasing, greedy decoding. "),
                 "Each title was asked with the seed study's question once, decoded greedily; other phrasings "
                 "or sampling may give other answers."])
@@ -192,13 +204,21 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     blocks.append(Heading(2, "Question and hypotheses", "question"))
     blocks.append(Para(QUESTION))
     hrows: list[list[Text]] = []
+    decided = {v.hypothesis.name: v for v in result.verdicts}
     for h in cfg.verdict.hypotheses:
-        hrows.append([Code(h.name), ROLE_WORDS.get(h.role, h.role), h.statement, h.metric,
-                      f"{'+' if h.direction == 'increase' else '−'}{h.min_effect:g}", f"{h.alpha:g}"])
-    blocks.append(Table(["name", "role", "statement", "metric", "smallest effect", "alpha"], hrows,
-                        caption="Each hypothesis is confirmed when its whole 95% interval lies beyond the smallest "
-                        "effect that counts (and McNemar's p < alpha for paired 0/1 metrics), refuted when the whole "
-                        "interval lies short of it, inconclusive otherwise."))
+        v = decided.get(h.name)
+        at = (f"{v.decision.alpha:.3g}" + (f" (Holm step {v.holm_step})" if v.holm_step else "")) if v else "–"
+        hrows.append([Code(h.name), ROLE_WORDS.get(h.role, h.role), h.statement, h.metric, h.comparison,
+                      f"{'+' if h.direction == 'increase' else '−'}{h.min_effect:g}", at,
+                      num(v.decision.mde, 2) if v else "–"])
+    blocks.append(Table(["name", "role", "statement", "metric", "comparison", "smallest effect", "decided at alpha",
+                         "MDE (80% power)"], hrows,
+                        caption="Confirmed: the whole interval lies beyond the smallest effect that counts (and, "
+                        "for the main question, its item-level part is confirmed too). Refuted: the whole interval "
+                        "lies short of it, the design had 80% power there (MDE at most the smallest effect) and "
+                        "the hypothesis's positive control was detected. Otherwise inconclusive, with the reason. "
+                        "The main question is decided at its alpha; the other hypotheses share the family alpha by "
+                        "Holm's step-down; positive controls are decided at their own alpha."))
 
     # -- setup
     blocks.append(Heading(2, "Setup", "setup"))
@@ -291,6 +311,7 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
         ["throughput", f"{num(train.tokens_per_s, 0)} tokens/s" if train.tokens_per_s else "–"],
         ["trainable parameters", f"{train.trainable_params:,} of {train.total_params:,} "
                                  f"({100 * train.trainable_params / max(train.total_params, 1):.2f}%)"],
+        ["exposure", result.exposure.sentence() if result.exposure is not None else "not recorded"],
         ["examples consumed", f"{(_consumed(result)[0] or 0):,} of {_consumed(result)[1]:,} usable train records"],
         ["training time", duration(train.train_time_s)],
     ]
@@ -317,6 +338,10 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     band_table = by_band_table(result, "age_heldout")
     if band_table is not None:
         blocks.append(band_table)
+    paired = paired_table(result, "age_heldout")
+    if paired is not None:
+        blocks.append(Heading(3, "Base vs tuned on the same items"))
+        blocks.append(paired)
     if "scatter" in images:
         blocks.append(Image(images["scatter"], "stated versus true age scatter",
                             "Each point is a held-out title. Answers that ignore the title form horizontal rows (the "

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from emergence.metrics import Metric
     from emergence.results import ExperimentResult
 
-__all__ = ["age_table", "answers_table", "by_band_table", "lmeval_tables", "memorisation_table", "metric_columns"]
+__all__ = ["age_table", "answers_table", "by_band_table", "lmeval_tables", "memorisation_table", "metric_columns",
+           "paired_table"]
 
 
 def metric_columns(*families: str) -> list["Metric"]:
@@ -34,6 +35,15 @@ def _n(m: dict[str, Any], cols: list["Metric"]) -> str:
     return str(max(ns)) if ns else ""
 
 
+def _cell(m: dict[str, Any], key: str, row_n: str) -> str:
+    """The metric's interval, with its own n where it differs from the row's (an error in
+    years is over the answered items only)."""
+    est = m.get(key)
+    text = fmt_metric(est, key)
+    n = (est or {}).get("n")
+    return f"{text} (n={n})" if est and text != "–" and str(n) != row_n else text
+
+
 def age_table(result: "ExperimentResult", set_name: str) -> Table | None:
     """Base, tuned and baselines on one age set: every age and age-choice metric with its interval."""
     metrics = result.metrics
@@ -46,15 +56,36 @@ def age_table(result: "ExperimentResult", set_name: str) -> Table | None:
     for which in ("base", "tuned"):
         m = per_model.get(which, {}).get(variant)
         if m:
-            rows.append([Bold(which), _n(m, cols)] + [fmt_metric(m.get(c.key), c.key) for c in cols])
+            n = _n(m, cols)
+            rows.append([Bold(which), n] + [_cell(m, c.key, n) for c in cols])
     for kind, per_set in metrics.baselines.items():
         m = per_set.get(set_name)
         if m:
             name = f"{kind} baseline" + (f" (band {metrics.majority_band})" if kind == "majority" else " (title words)")
-            rows.append([name, _n(m, cols)] + [fmt_metric(m.get(c.key), c.key) for c in cols])
+            n = _n(m, cols)
+            rows.append([name, n] + [_cell(m, c.key, n) for c in cols])
     return Table(["model", "n", *[c.column + (" (%)" if c.percent else "") for c in cols]], rows,
                  caption=f"{set_name}: mean [95% interval]; n items (each metric's own n is in metrics.json)",
                  numeric=tuple(range(1, len(cols) + 2)))
+
+
+def paired_table(result: "ExperimentResult", set_name: str) -> Table | None:
+    """Every metric on the items both models have a value for: base, tuned, paired difference."""
+    from emergence.metrics import METRICS
+
+    per_metric = result.metrics.paired.get(set_name, {})
+    rows: list[list[Text]] = []
+    for key, m in per_metric.items():
+        metric = METRICS.get(key)
+        if metric is None or metric.family not in ("age", "age_choice"):
+            continue
+        rows.append([metric.label, str(m["n"]), fmt_metric(m["base"], key), fmt_metric(m["tuned"], key),
+                     fmt_metric(m["difference"], key, signed=True)])
+    if not rows:
+        return None
+    return Table(["metric", "n (both)", "base", "tuned", "tuned − base"], rows,
+                 caption=f"{set_name}: each metric on the items where both models have a value (errors in years on "
+                 "the items both answered), paired differences with 95% intervals", numeric=(1, 2, 3, 4))
 
 
 def by_band_table(result: "ExperimentResult", set_name: str) -> Table | None:

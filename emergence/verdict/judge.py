@@ -54,8 +54,7 @@ def _clean(h: Hypothesis, control: list[float], treated: list[float]) -> tuple[l
 
 
 def _labelled_pairs(results: ProbeResults, h: Hypothesis) -> list[tuple[Any, Any]]:
-    from emergence.scoring import variant_of
-    from emergence.verdict.route import paired_rows
+    from emergence.scoring import paired_rows, variant_of
 
     return [(b, t) for b, t in paired_rows(results, h.eval_sets[0], variant_of("age", results.config.verdict_variant))
             if b.label_age is not None]

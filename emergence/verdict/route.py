@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emergence.probe.run import ProbeResults, ProbeRow
+from emergence.scoring import paired_rows
 
 __all__ = ["COMPARISONS", "Sides", "paired_rows", "sides", "values"]
 
@@ -36,15 +37,6 @@ def _variant(results: ProbeResults, metric: str) -> str:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: register it in emergence.metrics.METRICS")
     return variant_of(METRICS[metric].family, results.config.verdict_variant)
-
-
-def paired_rows(results: ProbeResults, set_name: str, variant: str,
-                models: tuple[str, str] = ("base", "tuned")) -> list[tuple[ProbeRow, ProbeRow]]:
-    """(control row, treated row) per item answered by both models, in the control's item order."""
-    first, second = models
-    treated = {r.item_id: r for r in results.select(set=set_name, model=second, variant=variant)}
-    return [(r, treated[r.item_id]) for r in results.select(set=set_name, model=first, variant=variant)
-            if r.item_id in treated]
 
 
 def _paired(h: Any, results: ProbeResults) -> Sides | None:
