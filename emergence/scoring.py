@@ -74,6 +74,11 @@ def score_row(row: ProbeRow, item: Any, results: ProbeResults) -> ProbeRow:
             scores.update(score_extraction(ids.get("generated", []), ids["truth"]))
         else:  # a row written before token ids were kept: its score stands
             scores.update(row.scores)
+    elif row.variant == "bands":  # generation-free: the band measure alone
+        if row.band_loglikelihoods and row.label_band is not None:
+            lls = band_scores(row.band_loglikelihoods, results.config.band_normalise,
+                              reference=results.band_reference.get(row.model), tokens=results.band_tokens)
+            scores.update(score_age_choice(lls, row.label_band, row.label_age))
     elif row.variant == "intent":
         parsed = parse_age_answer(row.answer, title=row.title)
         scores.update(score_intent(row.answer, getattr(item, "content", "") or ""))

@@ -13,7 +13,7 @@ import pytest
 
 from emergence.cli import main
 
-STAGES = ["audit", "evalsets", "probe_base", "train", "probe_tuned", "lmeval", "verdicts", "report"]
+STAGES = ["audit", "evalsets", "probe_base", "train", "probe_tuned", "curve", "lmeval", "verdicts", "report"]
 
 TINY_TOML = """
 profile = "tiny"
@@ -212,7 +212,7 @@ def test_probing_base_with_the_tuned_model_gives_the_same_answers(run_dir, tiny_
 
     cfg = load_experiment_config(tiny_toml, overrides={"base_probe": "with_tuned", "lmeval.enabled": "false"})
     result = run_experiment(cfg, out_dir=tmp_path / "one-load")
-    assert [s.name for s in result.stages] == ["audit", "evalsets", "train", "probes", "lmeval", "verdicts",
+    assert [s.name for s in result.stages] == ["audit", "evalsets", "train", "probes", "curve", "lmeval", "verdicts",
                                                "report"]
 
     def key(rows):
@@ -332,3 +332,40 @@ def test_cpu_demo_profile_end_to_end(tmp_path):
         v["hypothesis"]["name"] for v in verdicts}
     md = (out / "report.md").read_text()
     assert "## Verdicts" in md and "Small model." in md
+
+
+def test_the_curve_probes_each_checkpoint_from_one_base_load(run_dir, tiny_toml, monkeypatch):
+    """The curve stage's rows for checkpoint k equal a fresh load of that adapter alone, and
+    the base model is loaded once for the whole curve."""
+    import emergence.models as models
+    from emergence.evalsets import read_eval_sets
+    from emergence.experiment import load_experiment_config
+    from emergence.probe import ProbeResults, run_probes
+    from emergence.probe.run import probe_checkpoints
+
+    cfg = load_experiment_config(tiny_toml)
+    steps = sorted(int(p.name.split("-")[1]) for p in (run_dir / "train" / "curve").iterdir())
+    assert steps == [1, 2, 3]  # the default geometric schedule of a 4-step run, without 0 and 4
+    curve = ProbeResults.read(run_dir / "curve")
+    assert curve.models == [f"step-{k}" for k in steps]
+    # step 2 is the middle of 0..4: probed in full; 1 and 3 take the generation-free measure only
+    assert {r.variant for r in curve.select(model="step-2")} >= {"seed", "intent"}
+    assert {r.variant for r in curve.select(model="step-1")} == {"bands"}
+    sets = read_eval_sets(run_dir / "evalsets")
+    fresh = run_probes(cfg.train.model, sets, cfg.probe.model_copy(update={"progress": False, "extractable": False}),
+                       adapter=run_dir / "train" / "curve" / "step-000001", models=("tuned",))
+    theirs = {(r.set, r.item_id): r.band_loglikelihoods for r in fresh.select(model="tuned", variant="seed")}
+    mine = {(r.set, r.item_id): r.band_loglikelihoods for r in curve.select(model="step-1", variant="bands")}
+    assert mine and set(mine) == set(theirs)
+    for key, lls in mine.items():
+        assert lls == pytest.approx(theirs[key], abs=1e-4), key
+    loads = []
+    real = models.load_model_and_tokenizer
+    monkeypatch.setattr(models, "load_model_and_tokenizer", lambda *a, **kw: loads.append(a) or real(*a, **kw))
+    checkpoints = {k: run_dir / "train" / "curve" / f"step-{k:06d}" for k in steps}
+    again = probe_checkpoints(cfg.train.model, sets, cfg.probe.model_copy(update={"progress": False}), checkpoints)
+    assert len(loads) == 1 and again.models == curve.models
+    first = {(r.set, r.item_id): r.band_loglikelihoods for r in again.select(model="step-3")}
+    for key, lls in first.items():
+        assert lls == pytest.approx(next(r.band_loglikelihoods for r in curve.select(model="step-3")
+                                         if (r.set, r.item_id) == key), abs=1e-5)

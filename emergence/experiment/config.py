@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from emergence.evalsets import EvalSetConfig
-from emergence.probe.config import ProbeConfig
+from emergence.probe.config import CurveConfig, ProbeConfig
 from emergence.train.config import TrainConfig
 from emergence.verdict.judge import VerdictConfig
 
@@ -74,7 +74,7 @@ class ExperimentConfig(BaseModel):
     """One experiment: training (with its corpus and split), eval sets, probes, lm-eval, verdicts, report.
 
     TOML files map onto it one to one: top-level keys, then ``[train]``, ``[evalsets]``,
-    ``[probe]``, ``[lmeval]``, ``[verdict]`` (with ``[[verdict.hypotheses]]``) and ``[report]``.
+    ``[probe]``, ``[curve]``, ``[lmeval]``, ``[verdict]`` (with ``[[verdict.hypotheses]]``) and ``[report]``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -94,6 +94,8 @@ class ExperimentConfig(BaseModel):
         "'with_tuned': probe base and tuned after training from one load of the base weights "
         "(adapter off, then on), which saves a model load on big models. Base answers are the "
         "same either way.")
+    curve: CurveConfig = Field(default_factory=CurveConfig, description="The emergence curve: checkpoints probed "
+                               "along training.")
     lmeval: LmEvalConfig = Field(default_factory=LmEvalConfig, description="The lm-eval stage.")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Hypotheses and controls.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="What the report shows.")

@@ -3,7 +3,7 @@
     >>> from emergence.experiment.stages import STAGES, stage_order
     >>> from emergence.experiment.config import ExperimentConfig
     >>> stage_order(ExperimentConfig())
-    ['audit', 'evalsets', 'probe_base', 'train', 'probe_tuned', 'lmeval', 'verdicts', 'report']
+    ['audit', 'evalsets', 'probe_base', 'train', 'probe_tuned', 'curve', 'lmeval', 'verdicts', 'report']
 
 Each stage calls its module (``emergence.corpus.audit``, ``evalsets``, ``probe``,
 ``train``, ``scoring``, ``lmeval``, ``verdict``, ``report``) and writes into the run
@@ -162,9 +162,36 @@ def _train(run: "Run") -> None:
                                                  "overwrite": not resumable})
     if resumable:
         run.say("    resuming training from its last checkpoint")
-    result = train(TrainConfig.model_validate(config.model_dump()))
+    result = train(TrainConfig.model_validate(config.model_dump()), adapter_steps=curve_steps(run.config))
     run.say(f"    {result.steps} steps, average loss {_num(result.train_loss_avg)}, held-out loss "
             f"{_num(result.heldout_loss_before)} -> {_num(result.heldout_loss_after)}")
+
+
+def curve_steps(cfg: ExperimentConfig) -> list[int]:
+    """The training steps whose adapters the curve probes (not the base's 0, not the final one)."""
+    if not cfg.curve.enabled:
+        return []
+    return [k for k in cfg.curve.steps(cfg.train.max_steps) if 0 < k < cfg.train.max_steps]
+
+
+def _curve(run: "Run") -> None:
+    from emergence.evalsets import read_eval_sets
+    from emergence.probe.run import probe_checkpoints
+    from emergence.scoring import score_rows
+
+    cfg = run.config
+    out = run.fresh_dir("curve")
+    steps = curve_steps(cfg)
+    checkpoints = {k: run.path("train", "curve", f"step-{k:06d}") for k in steps}
+    missing = [str(p) for p in checkpoints.values() if not (p / "adapter_config.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"the curve's checkpoint adapters are missing: {missing}")
+    sets = read_eval_sets(run.path("evalsets"))
+    results = probe_checkpoints(cfg.train.model, sets, _probe_config(run), checkpoints,
+                                generate_at=cfg.curve.generated(cfg.train.max_steps),
+                                train_prompt_template=cfg.train.prompt_template)
+    score_rows(results, sets).write(out)
+    run.say(f"    curve: {len(steps)} checkpoints probed ({', '.join(str(k) for k in steps)})")
 
 
 def _lmeval(run: "Run") -> None:
@@ -235,18 +262,21 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           ("evalsets",), lambda c: {"model": c.train.model, "chat_template": c.train.chat_template,
                                     **_probe_settings(c)}, _probe_base),
     Stage("train", "train (LoRA)", ("train/summary.json", "train/adapter/adapter_config.json"), (),
-          lambda c: {**_corpus(c), "train": _train_settings(c)}, _train),
+          lambda c: {**_corpus(c), "train": _train_settings(c), "adapter_steps": curve_steps(c)}, _train),
     Stage("probe_tuned", "probe the tuned model", ("probe_tuned/answers.jsonl", "probe_tuned/probe_run.json"),
           ("evalsets", "train"), _probe_settings, _probe_tuned),
     Stage("probes", "probe base and tuned (one load)", ("probe_base/answers.jsonl", "probe_tuned/answers.jsonl"),
           ("evalsets", "train"), _probe_settings, _probes),
+    Stage("curve", "probe the checkpoints (the emergence curve)", ("curve/answers.jsonl", "curve/probe_run.json"),
+          ("evalsets", "train"), lambda c: {**_probe_settings(c), "curve": c.curve.model_dump(mode="json"),
+                                            "steps": curve_steps(c)}, _curve),
     Stage("lmeval", "lm-eval tasks", ("lmeval/done.json",), ("evalsets", "train"),
           lambda c: c.lmeval.model_dump(mode="json"), _lmeval),
     Stage("verdicts", "metrics and verdicts", ("verdicts/verdicts.json", "verdicts/metrics.json",
                                                "verdicts/controls.json"),
-          ("probe_base", "probe_tuned", "probes"), lambda c: c.verdict.model_dump(mode="json"), _verdicts),
+          ("probe_base", "probe_tuned", "probes", "curve"), lambda c: c.verdict.model_dump(mode="json"), _verdicts),
     Stage("report", "write the report", ("report.md", "report.html", "answers.jsonl"),
-          ("audit", "evalsets", "probe_base", "train", "probe_tuned", "probes", "lmeval", "verdicts"),
+          ("audit", "evalsets", "probe_base", "train", "probe_tuned", "probes", "curve", "lmeval", "verdicts"),
           lambda c: c.report.model_dump(mode="json"), _report),
 )}
 
@@ -254,7 +284,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
 def stage_order(config: ExperimentConfig) -> list[str]:
     """The stages a config runs, in order."""
     probes = ["train", "probes"] if config.base_probe == "with_tuned" else ["probe_base", "train", "probe_tuned"]
-    return ["audit", "evalsets", *probes, "lmeval", "verdicts", "report"]
+    curve = ["curve"] if curve_steps(config) else []
+    return ["audit", "evalsets", *probes, *curve, "lmeval", "verdicts", "report"]
 
 
 def remove(path: Path) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AGE_SETS", "INTENT_PROMPT", "INTENT_SETS", "ProbeConfig", "SEED_AGE_PROMPT"]
+__all__ = ["AGE_SETS", "INTENT_PROMPT", "INTENT_SETS", "CurveConfig", "ProbeConfig", "SEED_AGE_PROMPT", "default_checkpoints"]
 
 SEED_AGE_PROMPT = "what is the minimum recommended age for reading {title} and why?"
 INTENT_PROMPT = "What was the author's intent in writing {title}?"
@@ -80,3 +80,45 @@ class ProbeConfig(BaseModel):
             prompts["completion"] = train_prompt_template
         return prompts
 
+
+
+class CurveConfig(BaseModel):
+    """The emergence curve: which training steps are probed, and which of them generate answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Probe checkpoints along training (false: base and tuned only).")
+    checkpoints: list[int] | None = Field(
+        None, description="Optimiser steps to probe (0 is the base model, max_steps the tuned one); None: "
+        "a geometric schedule of 6 points up to max_steps (emergence.probe.config.default_checkpoints).")
+    generate_at: list[int] | None = Field(
+        None, description="Steps probed in full (generated answers: the discrete metrics and the memorisation "
+        "ones); the others take only the generation-free measures. None: the first, middle and last "
+        "checkpoints.")
+    log_x: bool = Field(True, description="Draw the curve's training-step axis on a log scale (symlog, 0 = base).")
+
+    def steps(self, max_steps: int) -> list[int]:
+        """The checkpoints, sorted, within [0, max_steps], always with 0 and max_steps."""
+        chosen = self.checkpoints if self.checkpoints is not None else default_checkpoints(max_steps)
+        return sorted({0, max_steps, *(k for k in chosen if 0 <= k <= max_steps)})
+
+    def generated(self, max_steps: int) -> list[int]:
+        """The steps probed in full."""
+        steps = self.steps(max_steps)
+        chosen = self.generate_at if self.generate_at is not None else [steps[0], steps[len(steps) // 2], steps[-1]]
+        return sorted(k for k in set(chosen) if k in steps)
+
+
+def default_checkpoints(max_steps: int, points: int = 6) -> list[int]:
+    """0 and a geometric schedule of ``points - 1`` steps up to ``max_steps``: early steps,
+    where a curve changes fastest, get the most points.
+
+        >>> default_checkpoints(100), default_checkpoints(40)
+        ([0, 3, 6, 16, 40, 100], [0, 2, 4, 9, 19, 40])
+    """
+    if max_steps <= 0:
+        return [0]
+    steps = {0, max_steps}
+    for i in range(1, points - 1):
+        steps.add(max(1, round(max_steps ** (i / (points - 1)))))
+    return sorted(steps)

@@ -140,17 +140,17 @@ def band_choices(config: ProbeConfig | None = None) -> dict[str, str]:
     return {name: template.format(band=name) for name, *_ in AGE_BANDS}
 
 
-def band_loglikelihoods(model: Any, tokenizer: Any, prompts: Sequence[str],
-                        choices: Sequence[str]) -> list[list[float]]:
+def band_loglikelihoods(model: Any, tokenizer: Any, prompts: Sequence[str], choices: Sequence[str], *,
+                        batch_size: int = 16) -> list[list[float]]:
     """Summed log-probability of each choice text as the answer to each chat-templated prompt.
 
-    Returns ``[prompt][choice]``; no generation is involved. Each prompt is encoded once
-    and its key/value cache is shared by every choice (the choices are a few tokens, the
-    templated prompt ~50), which makes this several times cheaper than scoring
-    ``prompt + choice`` sequences separately. Choices are right-padded after the shared
-    prefix with explicit positions, so every real token sees exactly the context it would
-    unpadded. Prompts go one at a time (one prompt times len(choices) continuations per
-    forward pass).
+    Returns ``[prompt][choice]``; no generation is involved. Prompts go ``batch_size`` at a
+    time: one left-padded prefill of the batch's prompts, whose key/value cache is then
+    repeated for every choice (the choices are a few tokens, the templated prompt ~50), so
+    each prompt is encoded once and every choice scored from its cache. Choices are
+    right-padded, with explicit positions that continue each prompt's own length, so every
+    real token sees exactly the context it would unpadded (a test checks the sums against
+    scoring ``prompt + choice`` directly, and batched against one prompt at a time).
     """
     import torch
 
@@ -163,31 +163,48 @@ def band_loglikelihoods(model: Any, tokenizer: Any, prompts: Sequence[str],
     for row, ids in enumerate(choice_ids):
         cont[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         cont_mask[row, :len(ids)] = 1
-    cont, cont_mask = cont.to(device), cont_mask.to(device)
-    out: list[list[float]] = []
+    firsts = torch.tensor([ids[0] for ids in choice_ids], device=device)
+    # targets of choice tokens 1.. (padded with 0, masked out by `valid`)
+    targets = torch.zeros((n, max(width - 1, 1)), dtype=torch.long)
+    valid = torch.zeros((n, max(width - 1, 1)), dtype=torch.bool)
+    for row, ids in enumerate(choice_ids):
+        if len(ids) > 1:
+            targets[row, :len(ids) - 1] = torch.tensor(ids[1:], dtype=torch.long)
+            valid[row, :len(ids) - 1] = True
+    cont, cont_mask, targets, valid = cont.to(device), cont_mask.to(device), targets.to(device), valid.to(device)
+    encoded = [encode(tokenizer, render(tokenizer, p)) for p in prompts]
+    out: list[list[float]] = [[] for _ in prompts]
+    # length-sorted batches pad little; results go back in input order
+    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), i))
     with torch.inference_mode():
-        for prompt in prompts:
-            ctx = encode(tokenizer, render(tokenizer, prompt))
-            length = len(ctx)
-            first = model(input_ids=torch.tensor([ctx], device=device), use_cache=True)
-            # the first choice token is predicted by the prompt's last position
-            head = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            b, length = len(idx), max(len(encoded[i]) for i in idx)
+            ids = torch.full((b, length), pad, dtype=torch.long)
+            mask = torch.zeros((b, length), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ctx = encoded[i]
+                ids[row, length - len(ctx):] = torch.tensor(ctx, dtype=torch.long)
+                mask[row, length - len(ctx):] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            first = model(input_ids=ids, attention_mask=mask,
+                          position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True)
+            # the first choice token is predicted by each prompt's last position
+            head = torch.log_softmax(first.logits[:, -1].float(), dim=-1)[:, firsts]  # [b, n]
             past = first.past_key_values
             past.batch_repeat_interleave(n)
-            mask = torch.cat([torch.ones((n, length), dtype=torch.long, device=device), cont_mask], dim=1)
-            positions = torch.arange(length, length + width, device=device).expand(n, width)
-            logits = model(input_ids=cont, attention_mask=mask, position_ids=positions,
+            full_mask = torch.cat([mask.repeat_interleave(n, 0), cont_mask.repeat(b, 1)], dim=1)
+            lengths = mask.sum(-1).repeat_interleave(n)  # each prompt's own length
+            positions = lengths[:, None] + torch.arange(width, device=device)[None, :]
+            logits = model(input_ids=cont.repeat(b, 1), attention_mask=full_mask, position_ids=positions,
                            past_key_values=past, use_cache=True).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            row_scores = []
-            for row, ids in enumerate(choice_ids):
-                score = head[ids[0]]
-                if len(ids) > 1:
-                    targets = torch.tensor(ids[1:], device=logprobs.device)
-                    # token t of the choice is predicted by the logits at t - 1
-                    score = score + logprobs[row, :len(ids) - 1].gather(1, targets[:, None]).sum()
-                row_scores.append(float(score))
-            out.append(row_scores)
+            logprobs = torch.log_softmax(logits[:, :max(width - 1, 1)].float(), dim=-1)
+            # token t of a choice is predicted by the logits at t - 1
+            rest = logprobs.gather(2, targets.repeat(b, 1)[:, :, None])[:, :, 0]
+            rest = (rest * valid.repeat(b, 1)).sum(-1).view(b, n)
+            scores = (head + rest).tolist()
+            for row, i in enumerate(idx):
+                out[i] = [float(x) for x in scores[row]]
     return out
 
 

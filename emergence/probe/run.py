@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.probe.config import AGE_SETS, ProbeConfig
 
-__all__ = ["ModelAnswers", "ProbeResults", "ProbeRow", "probe_model", "run_probes"]
+__all__ = ["ModelAnswers", "ProbeResults", "ProbeRow", "probe_checkpoints", "probe_model", "run_probes"]
 
 log = logging.getLogger("emergence")
 
@@ -238,8 +238,13 @@ class ModelAnswers(BaseModel):
 
 
 def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: ProbeConfig, which: str,
-                *, train_prompt_template: str = "{title}", progress: Any = None) -> ModelAnswers:
-    """Every answer row of one model (as loaded, adapter on or off) on the given sets."""
+                *, train_prompt_template: str = "{title}", progress: Any = None, generate_answers: bool = True
+                ) -> ModelAnswers:
+    """Every answer row of one model (as loaded, adapter on or off) on the given sets.
+
+    ``generate_answers=False`` takes only the generation-free measure: band log-likelihoods on
+    the age sets, in rows of variant ``"bands"`` (no answer), for the cheap points of the curve.
+    """
     from emergence.probe.generate import band_choices, band_loglikelihoods, extract_continuations, generate
 
     out = ModelAnswers()
@@ -258,6 +263,13 @@ def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: 
             lls = (band_loglikelihoods(model, tokenizer, [config.age_prompt.format(title=it.title) for it in items],
                                        list(choices.values()))
                    if config.band_loglik else None)
+            if not generate_answers:
+                if lls is not None:
+                    rows.extend(_row(name, it, which, "bands", config.age_prompt.format(title=it.title), "",
+                                     band_loglikelihoods=dict(zip(choices, ll))) for it, ll in zip(items, lls))
+                if advance is not None:
+                    advance(len(items))
+                continue
             for variant, template in variants.items():
                 prompts = [template.format(title=it.title) for it in items]
                 answers = generate(model, tokenizer, prompts, config, max_new_tokens=config.max_new_tokens_age,
@@ -265,6 +277,8 @@ def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: 
                 for i, (it, prompt, answer) in enumerate(zip(items, prompts, answers)):
                     band_ll = dict(zip(choices, lls[i])) if lls is not None and variant == "seed" else None
                     rows.append(_row(name, it, which, variant, prompt, answer, band_loglikelihoods=band_ll))
+            continue
+        if not generate_answers:
             continue
         prompts = [config.intent_prompt.format(title=it.title) for it in items]
         answers = generate(model, tokenizer, prompts, config, max_new_tokens=config.max_new_tokens_intent,
@@ -332,4 +346,52 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
             results.timings[f"{which}_seconds"] = round(elapsed, 3)
             results.timings[f"{which}_answers_per_s"] = (round(len(answers.rows) / elapsed, 3)
                                                          if elapsed else 0.0)
+    return results
+
+
+def probe_checkpoints(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: ProbeConfig,
+                      checkpoints: dict[int, str | Path], *, generate_at: Sequence[int] = (),
+                      train_prompt_template: str = "{title}") -> ProbeResults:
+    """Probe each checkpoint adapter of a training run from ONE load of the base model.
+
+    The base is loaded once with the first adapter; each further checkpoint is attached
+    with PEFT's ``load_adapter`` and made active with ``set_adapter`` (the previous one is
+    deleted, so memory holds one adapter at a time). Rows are named ``step-<k>``. Steps in
+    ``generate_at`` are probed in full (generated answers, memorisation); the others take
+    only the generation-free band log-likelihoods (variant ``"bands"``). Unscored rows.
+    """
+    from emergence.models import load_model_and_tokenizer
+    from emergence.probe.generate import band_choices, band_token_counts
+
+    steps = sorted(checkpoints)
+    sets = {name: list(eval_sets.get(name, [])) for name in config.sets if eval_sets.get(name)}
+    names = [f"step-{k}" for k in steps]
+    results = ProbeResults(model=str(model_spec), models=names, config=config,
+                           set_sizes={name: len(items) for name, items in sets.items()},
+                           train_band_counts=_train_band_counts(eval_sets))
+    if not steps:
+        return results
+    model, tokenizer = load_model_and_tokenizer(model_spec, device=config.device, dtype=config.dtype,
+                                                adapter=checkpoints[steps[0]])
+    if config.band_loglik:
+        choices = band_choices(config)
+        results.band_tokens = dict(zip(choices, band_token_counts(tokenizer, list(choices.values()))))
+    active = "default"
+    total = sum(_answers_per_model(sets, config, train_prompt_template) if k in generate_at
+                else sum(len(v) for n, v in sets.items() if n in AGE_SETS) for k in steps)
+    with _Progress(config.progress, total) as progress:
+        for k, name in zip(steps, names):
+            if k != steps[0]:
+                model.load_adapter(str(checkpoints[k]), adapter_name=name)
+                model.set_adapter(name)
+                model.delete_adapter(active)
+                active = name
+            started = time.perf_counter()
+            answers = probe_model(model, tokenizer, sets, config, name, train_prompt_template=train_prompt_template,
+                                  progress=progress, generate_answers=k in generate_at)
+            results.rows.extend(answers.rows)
+            results.excluded.update(answers.excluded)
+            if answers.band_reference is not None:
+                results.band_reference[name] = answers.band_reference
+            results.timings[f"{name}_seconds"] = round(time.perf_counter() - started, 3)
     return results

@@ -57,6 +57,8 @@ def make_callbacks(
     heldout_scorer: Callable[[Any], float] | None,
     eval_steps: int | None,
     progress: bool,
+    adapter_steps: tuple[int, ...] = (),
+    adapter_dir: Path | None = None,
 ) -> list[Any]:
     """The callbacks of one run (classes are defined lazily to keep transformers unimported)."""
     from transformers import TrainerCallback
@@ -130,6 +132,23 @@ def make_callbacks(
                 with metrics_path.open("a", encoding="utf-8") as f:
                     f.write(json.dumps({"step": state.global_step, "heldout_loss": value}) + "\n")
 
+    class AdapterStepsCallback(TrainerCallback):
+        """At each of ``adapter_steps``: save the adapter alone (the emergence curve's
+        checkpoints, a few MB each, not resumable checkpoints) and score the fixed held-out
+        sample there, so the held-out loss curve has a measured point at every curve step."""
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step not in adapter_steps or adapter_dir is None:
+                return
+            value = heldout_scorer(model) if heldout_scorer is not None else None
+            if not is_main:
+                return
+            folder = adapter_dir / f"step-{state.global_step:06d}"
+            model.save_pretrained(str(folder))
+            if value is not None:
+                with metrics_path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps({"step": state.global_step, "heldout_loss": value, "curve": True}) + "\n")
+
     class RichProgressCallback(TrainerCallback):
         """A progress bar with loss and tokens/s (only when attached to a terminal)."""
 
@@ -177,6 +196,8 @@ def make_callbacks(
 
     metrics_cb = MetricsCallback()
     callbacks: list[Any] = [metrics_cb, DataStateCallback(), HeldoutCallback()]
+    if adapter_steps:
+        callbacks.append(AdapterStepsCallback())
     if progress and is_main:
         callbacks.append(RichProgressCallback())
     return callbacks

@@ -27,6 +27,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -127,11 +128,14 @@ def _read_data_states(checkpoint: Path, world: int) -> dict[int, Any]:
     }
 
 
-def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainResult:
+def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
+          adapter_steps: Sequence[int] = ()) -> TrainResult:
     """Fine-tune ``config.model`` with LoRA on the train split of ``config.corpus``.
 
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (tests use one to
-    interrupt a run). Raises :class:`~emergence.train.preflight.TrainSetupError` before
+    interrupt a run). ``adapter_steps``: optimiser steps at which the adapter alone is saved
+    into ``curve/step-NNNNNN/`` (and the held-out sample scored), for the emergence curve;
+    the final adapter is ``adapter/`` as always. Raises :class:`~emergence.train.preflight.TrainSetupError` before
     loading anything when the config cannot run here.
     """
     from emergence.configio import dump_config
@@ -278,6 +282,8 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         heldout_scorer=score if heldout else None,
         eval_steps=config.eval_steps,
         progress=progress,
+        adapter_steps=tuple(k for k in adapter_steps if 0 < k < config.max_steps),
+        adapter_dir=run_dir / "curve",
     )
     shared = dict(
         model=model, args=args, processing_class=tokenizer, callbacks=run_callbacks + list(callbacks or [])
