@@ -397,12 +397,15 @@ def load_model_and_tokenizer(
     device: str | None = None,
     dtype: Any = None,
     adapter: str | Path | None = None,
+    load_in_4bit: bool = False,
 ) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer for inference (eval mode, left padding).
 
     ``path`` is any spec :func:`resolve_model` accepts. Defaults: CUDA in bf16 when a GPU
     is present, else CPU in fp32. ``adapter`` is a PEFT adapter folder loaded on top (its
-    enable/disable switch lets one base load serve base and tuned probes).
+    enable/disable switch lets one base load serve base and tuned probes). On CUDA the
+    weights load straight onto the device; ``load_in_4bit`` quantises them to NF4
+    (bitsandbytes, bf16 compute; CUDA only).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -418,12 +421,23 @@ def load_model_and_tokenizer(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
+    on_cuda = str(device).startswith("cuda")
+    kwargs: dict[str, Any] = {"device_map": {"": str(device)}} if on_cuda else {}
+    if load_in_4bit:
+        if not on_cuda:
+            raise ValueError("4-bit weights need a CUDA device (bitsandbytes NF4)")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True)
+    model = AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype, **kwargs)
     if adapter is not None:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
-    model.to(device)
+    if not on_cuda:
+        model.to(device)
     model.eval()
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -267,6 +267,14 @@ def test_profiles_load(tmp_path):
             seed.train.optim, seed.train.load_in_4bit) == (16, 2, 4, "adamw_8bit", True)
     with pytest.raises(ValueError, match="unknown profile"):
         load_profile("nope")
+    # the seed profile is powered for its main hypothesis: MDE <= 0.05 on a paired 0/1 metric,
+    # at a discordance up to 0.3 between base and tuned answers
+    from emergence.stats import expected_mde
+    from emergence.verdict.hypothesis import AGE_EMERGENCE
+
+    for discordance in (0.2, 0.25, 0.3):
+        mde = expected_mde(seed.evalsets.age_heldout, kind="binary", design="paired", discordance=discordance)
+        assert mde <= AGE_EMERGENCE.min_effect, (discordance, mde)
 
 
 def test_cli_needs_an_existing_corpus(tmp_path, capsys):

@@ -148,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
     stages = ["evalsets", "probe_base", *(["probe_tuned"] if args.adapter else []), "verdicts"]
     run = run_experiment(config, out_dir=out, stages=stages, external=external,
                          console=Console(stderr=True, soft_wrap=True))
+    if not run.is_main:  # under several processes rank 0 reports
+        return 0
     metrics = json.loads((out / "verdicts" / "metrics.json").read_text())
     verdicts = json.loads((out / "verdicts" / "verdicts.json").read_text())
     if args.json:

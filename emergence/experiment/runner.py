@@ -52,6 +52,19 @@ class Run:
         self.records: list[StageRecord] = []
         self.state = RunState.load(run_dir)
         self.started = time.perf_counter()
+        from emergence.probe.parallel import distributed
+
+        # under accelerate launch / torchrun: every rank runs the runner; rank 0 alone writes
+        # files, the others wait for it (barrier) and read its state
+        self.rank, self.world, self._dist = distributed()
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self._dist is not None:
+            self._dist.wait_for_everyone()
 
     def path(self, *parts: str) -> Path:
         return self.dir.joinpath(*parts)
@@ -70,7 +83,8 @@ class Run:
         return path
 
     def say(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        if self.is_main:
+            self.console.print(text, markup=False, highlight=False)
 
     @contextlib.contextmanager
     def status(self, text: str) -> Iterator[None]:
@@ -107,6 +121,19 @@ def run_experiment(config: ExperimentConfig, *, out_dir: str | Path | None = Non
     if progress is None:
         progress = sys.stderr.isatty()
     run_dir = config.run_dir()
+    order = stage_order(config)
+    if stages is not None:
+        unknown = set(stages) - set(order)
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}: this config runs {order}")
+        order = [s for s in order if s in stages]
+    from emergence.probe.parallel import distributed
+
+    rank, _, dist = distributed()
+    if rank != 0:  # rank 0 checks, locks and prepares the directory; the others follow it
+        dist.wait_for_everyone()
+        run = _run_locked(config, run_dir, console, progress, order, external)
+        return run if stages is not None else None
     check_not_foreign(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
@@ -114,12 +141,8 @@ def run_experiment(config: ExperimentConfig, *, out_dir: str | Path | None = Non
             start_over(run_dir)
         else:
             _refuse_other_config(config, run_dir)
-        order = stage_order(config)
-        if stages is not None:
-            unknown = set(stages) - set(order)
-            if unknown:
-                raise ValueError(f"unknown stages {sorted(unknown)}: this config runs {order}")
-            order = [s for s in order if s in stages]
+        if dist is not None:
+            dist.wait_for_everyone()
         run = _run_locked(config, run_dir, console, progress, order, external)
         return run if stages is not None else collect(run)
 
@@ -160,15 +183,20 @@ def _run_locked(config: ExperimentConfig, run_dir: Path, console: "Console", pro
     run = Run(config, run_dir, console, progress, external)
     for name, path in run.external.items():
         run.fps[name] = digest(_identity(Path(path)))
-    run.state.save()  # marks the directory as a run before anything else is written into it
-    if not run.path(CONFIG_FILE).is_file():
-        dump_config(config, run.path(CONFIG_FILE))
-        run.state.record_written(CONFIG_FILE)
-    if not run.path(ENV_FILE).is_file():
-        write_json_atomic(run.path(ENV_FILE), environment(config.train.device))
-        run.state.record_written(ENV_FILE)
-    run.state.save()
-    console.print(f"[bold]emergence run[/bold] {escape(config.profile or 'custom config')} -> {escape(str(run_dir))}")
+    if run.is_main:
+        run.state.save()  # marks the directory as a run before anything else is written into it
+        if not run.path(CONFIG_FILE).is_file():
+            dump_config(config, run.path(CONFIG_FILE))
+            run.state.record_written(CONFIG_FILE)
+        if not run.path(ENV_FILE).is_file():
+            write_json_atomic(run.path(ENV_FILE), environment(config.train.device))
+            run.state.record_written(ENV_FILE)
+        run.state.save()
+        console.print(f"[bold]emergence run[/bold] {escape(config.profile or 'custom config')} -> "
+                      f"{escape(str(run_dir))}" + (f" ({run.world} processes)" if run.world > 1 else ""))
+    run.barrier()
+    if not run.is_main:
+        run.state = RunState.load(run_dir)
     for index, name in enumerate(order, 1):
         _do_stage(run, name, f"[{index}/{len(order)}] {STAGES[name].title}")
     return run
@@ -200,22 +228,33 @@ def _do_stage(run: Run, name: str, label: str) -> None:
         # downstream stages depend on this output's identity: its fingerprint and when it was
         # written, so a stage that ran again makes everything after it run again
         run.fps[name] = digest([fp, record.get("finished_utc")])
-        run.console.print(f"{label}: [dim]done earlier, skipped[/dim]")
+        if run.is_main:
+            run.console.print(f"{label}: [dim]done earlier, skipped[/dim]")
         return
-    run.console.print(f"{label} ...")
-    run.state.stages[name] = {"fingerprint": None, "started_fingerprint": fp, "started_utc": _utc(),
-                              # a train stage interrupted under this fingerprint may resume its checkpoint
-                              "resumable": record.get("started_fingerprint") == fp}
-    run.state.save()
+    if run.is_main:
+        run.console.print(f"{label} ...")
+        run.state.stages[name] = {"fingerprint": None, "started_fingerprint": fp, "started_utc": _utc(),
+                                  # a train stage interrupted under this fingerprint may resume its checkpoint
+                                  "resumable": record.get("started_fingerprint") == fp}
+        run.state.save()
+    run.barrier()
+    if not run.is_main:
+        run.state = RunState.load(run.dir)  # rank 0's record of the stage (the train stage reads "resumable")
     started = time.perf_counter()
-    stage.run(run)
+    if stage.all_ranks or run.is_main:
+        stage.run(run)
     seconds = round(time.perf_counter() - started, 3)
-    run.state.stages[name].update({"fingerprint": fp, "seconds": seconds, "finished_utc": _utc_precise()})
-    run.state.save()
+    if run.is_main:
+        run.state.stages[name].update({"fingerprint": fp, "seconds": seconds, "finished_utc": _utc_precise()})
+        run.state.save()
+    run.barrier()
+    if not run.is_main:
+        run.state = RunState.load(run.dir)
     run.fps[name] = digest([fp, run.state.stages[name]["finished_utc"]])
     run.records.append(StageRecord(name=name, fingerprint=fp, status="ran", seconds=seconds,
                                    finished_utc=run.state.stages[name]["finished_utc"]))
-    run.console.print(f"{label}: done in {_duration(seconds)}")
+    if run.is_main:
+        run.console.print(f"{label}: done in {_duration(seconds)}")
 
 
 def _duration(seconds: float) -> str:

@@ -44,6 +44,7 @@ class Stage:
     reads: tuple[str, ...]  # stages whose outputs it reads
     config: Callable[[ExperimentConfig], Any]  # the config parts that can change its outputs
     run: Callable[["Run"], None]
+    all_ranks: bool = False  # under several processes every rank runs it (training, probing); else rank 0
 
 
 def corpus_identity(path: Path) -> dict[str, Any]:
@@ -128,6 +129,8 @@ def _probe(run: "Run", models: tuple[str, ...], adapter: Path | None) -> None:
     sets = read_eval_sets(run.path("evalsets"))
     results = run_probes(run.config.train.model, sets, _probe_config(run), adapter=adapter, models=models,
                          train_prompt_template=run.config.train.prompt_template)
+    if results is None:  # another rank's share: rank 0 writes the gathered rows
+        return
     results = score_rows(results, sets)
     for which in models:
         results.only(which).write(run.fresh_dir(f"probe_{which}"))
@@ -154,7 +157,8 @@ def _train(run: "Run") -> None:
     from emergence.train.recipe import train
 
     out = run.path("train")
-    run.state.record_written("train")
+    if run.is_main:
+        run.state.record_written("train")
     record = run.state.stages["train"]
     # an interrupted training run of this very config continues from its checkpoint
     resumable = bool(record.get("resumable")) and any(out.glob("checkpoints/checkpoint-*"))
@@ -180,7 +184,6 @@ def _curve(run: "Run") -> None:
     from emergence.scoring import score_rows
 
     cfg = run.config
-    out = run.fresh_dir("curve")
     steps = curve_steps(cfg)
     checkpoints = {k: run.path("train", "curve", f"step-{k:06d}") for k in steps}
     missing = [str(p) for p in checkpoints.values() if not (p / "adapter_config.json").is_file()]
@@ -190,7 +193,9 @@ def _curve(run: "Run") -> None:
     results = probe_checkpoints(cfg.train.model, sets, _probe_config(run), checkpoints,
                                 generate_at=cfg.curve.generated(cfg.train.max_steps),
                                 train_prompt_template=cfg.train.prompt_template)
-    score_rows(results, sets).write(out)
+    if results is None:  # another rank's share
+        return
+    score_rows(results, sets).write(run.fresh_dir("curve"))
     run.say(f"    curve: {len(steps)} checkpoints probed ({', '.join(str(k) for k in steps)})")
 
 
@@ -260,16 +265,17 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
                      "exposure": [c.train.age_cues, c.train.age_cue_control]}, _evalsets),
     Stage("probe_base", "probe the base model", ("probe_base/answers.jsonl", "probe_base/probe_run.json"),
           ("evalsets",), lambda c: {"model": c.train.model, "chat_template": c.train.chat_template,
-                                    **_probe_settings(c)}, _probe_base),
+                                    **_probe_settings(c)}, _probe_base, all_ranks=True),
     Stage("train", "train (LoRA)", ("train/summary.json", "train/adapter/adapter_config.json"), (),
-          lambda c: {**_corpus(c), "train": _train_settings(c), "adapter_steps": curve_steps(c)}, _train),
+          lambda c: {**_corpus(c), "train": _train_settings(c), "adapter_steps": curve_steps(c)}, _train,
+          all_ranks=True),
     Stage("probe_tuned", "probe the tuned model", ("probe_tuned/answers.jsonl", "probe_tuned/probe_run.json"),
-          ("evalsets", "train"), _probe_settings, _probe_tuned),
+          ("evalsets", "train"), _probe_settings, _probe_tuned, all_ranks=True),
     Stage("probes", "probe base and tuned (one load)", ("probe_base/answers.jsonl", "probe_tuned/answers.jsonl"),
-          ("evalsets", "train"), _probe_settings, _probes),
+          ("evalsets", "train"), _probe_settings, _probes, all_ranks=True),
     Stage("curve", "probe the checkpoints (the emergence curve)", ("curve/answers.jsonl", "curve/probe_run.json"),
           ("evalsets", "train"), lambda c: {**_probe_settings(c), "curve": c.curve.model_dump(mode="json"),
-                                            "steps": curve_steps(c)}, _curve),
+                                            "steps": curve_steps(c)}, _curve, all_ranks=True),
     Stage("lmeval", "lm-eval tasks", ("lmeval/done.json",), ("evalsets", "train"),
           lambda c: c.lmeval.model_dump(mode="json"), _lmeval),
     Stage("verdicts", "metrics and verdicts", ("verdicts/verdicts.json", "verdicts/metrics.json",

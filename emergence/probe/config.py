@@ -41,6 +41,13 @@ class ProbeConfig(BaseModel):
         None, ge=0, description="Force at least this many new tokens (benchmarks of "
         "random-init models set it to the cap so every run decodes the same length).")
     batch_size: int = Field(8, ge=1, description="Prompts per generate() call (left-padded).")
+    max_batch_size: int | None = Field(
+        None, ge=1, description="On CUDA: find the largest batch up to this that fits the card (a trial "
+        "generation at the longest prompt and the full token cap, halving on out-of-memory) and use it "
+        "instead of batch_size; None: batch_size as given.")
+    engine: Literal["auto", "hf-bf16", "hf-4bit"] = Field(
+        "auto", description="How the model is loaded for probing (emergence.probe.engine): bf16 weights, or "
+        "4-bit NF4; auto: bf16 where the card's free memory holds the weights and a batch's KV cache.")
     do_sample: bool = Field(False, description="Sample instead of greedy decoding.")
     temperature: float = Field(1.0, gt=0, description="Sampling temperature (do_sample only).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (do_sample only).")

@@ -33,6 +33,8 @@ from typing import Any, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.probe.config import AGE_SETS, ProbeConfig
+from emergence.probe.engine import EngineChoice
+from emergence.probe.parallel import distributed, gather, shard
 
 __all__ = ["ModelAnswers", "ProbeResults", "ProbeRow", "probe_checkpoints", "probe_model", "run_probes"]
 
@@ -98,6 +100,7 @@ class ProbeResults(BaseModel):
         "'domain' band scoring subtracts.")
     band_tokens: dict[str, int] = Field(default_factory=dict, description="Band -> tokens of "
                                         "its answer text (what 'mean' band scoring divides by).")
+    engine: EngineChoice | None = Field(None, description="How the model was loaded (emergence.probe.engine).")
 
     def select(self, *, set: str | None = None, model: str | None = None,
                variant: str | None = None) -> list[ProbeRow]:
@@ -300,6 +303,40 @@ def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: 
     return out
 
 
+def _longest_prompt(sets: dict[str, list[Any]], config: ProbeConfig, train_prompt_template: str) -> str:
+    prompts = [t.format(title=it.title) for name, items in sets.items() for it in items
+               for t in ([config.intent_prompt] if name not in AGE_SETS else config.age_prompts(train_prompt_template).values())]
+    return max(prompts, key=len, default=config.age_prompt.format(title=""))
+
+
+def _load(model_spec: str | Path, sets: dict[str, list[Any]], config: ProbeConfig, adapter: Any,
+          train_prompt_template: str) -> tuple[Any, Any, ProbeConfig, EngineChoice]:
+    """The model and tokenizer through the engine choice, and the config with the batch
+    size found on the card (``max_batch_size``)."""
+    from emergence.probe.engine import find_batch_size, load_for_probing
+    from emergence.probe.generate import encode, generate_tokens, render
+
+    new_tokens = max(config.max_new_tokens_age, config.max_new_tokens_intent)
+    model, tokenizer, choice = load_for_probing(model_spec, engine=config.engine, device=config.device,
+                                                dtype=config.dtype, adapter=adapter,
+                                                batch_size=config.max_batch_size or config.batch_size,
+                                                tokens=256 + new_tokens)
+    if config.max_batch_size and str(next(model.parameters()).device).startswith("cuda"):
+        prompt = _longest_prompt(sets, config, train_prompt_template)
+        length = len(encode(tokenizer, render(tokenizer, prompt)))
+        trial = config.model_copy(update={"min_new_tokens": new_tokens})
+
+        def runs(batch: int) -> None:
+            generate_tokens(model, tokenizer, [prompt] * batch, trial.model_copy(update={"batch_size": batch}),
+                            max_new_tokens=new_tokens)
+
+        batch = find_batch_size(runs, config.max_batch_size)
+        config = config.model_copy(update={"batch_size": batch})
+        choice = choice.model_copy(update={"batch_size": batch, "reason": choice.reason + (
+            f"; batch {batch} found to fit ({length} prompt + {new_tokens} new tokens)")})
+    return model, tokenizer, config, choice
+
+
 def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: ProbeConfig | None = None, *,
                adapter: str | Path | None = None, models: Sequence[str] | None = None,
                train_prompt_template: str = "{title}") -> ProbeResults:
@@ -309,9 +346,11 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
     Base answers with an adapter attached are taken inside ``model.disable_adapter()``, so
     base and tuned rows answer the same items with the same decoding.
     ``train_prompt_template`` is the training run's user-turn template (the completion
-    variant and the k-extractable context use it). The rows are not scored yet.
+    variant and the k-extractable context use it). The rows are not scored yet. Under
+    several processes (``accelerate launch``) each answers a shard of the items and rank 0
+    returns every row in single-process order (:mod:`emergence.probe.parallel`); the other
+    ranks return None.
     """
-    from emergence.models import load_model_and_tokenizer
     from emergence.probe.generate import band_choices, band_token_counts
 
     config = config or ProbeConfig()
@@ -320,12 +359,15 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
         raise ValueError("the tuned model needs an adapter: pass adapter=<adapter dir>")
     if not set(models) <= {"base", "tuned"}:
         raise ValueError(f"models must be drawn from ('base', 'tuned'), got {models}")
-    model, tokenizer = load_model_and_tokenizer(model_spec, device=config.device, dtype=config.dtype,
-                                                adapter=adapter)
-    sets = {name: list(eval_sets.get(name, [])) for name in config.sets if eval_sets.get(name)}
+    full = {name: list(eval_sets.get(name, [])) for name in config.sets if eval_sets.get(name)}
+    rank, world, state = distributed()
+    sets = shard(full, rank=rank, world=world) if world > 1 else full
+    if world > 1 and config.device in (None, "cuda"):
+        config = config.model_copy(update={"device": str(state.device)})
+    model, tokenizer, config, choice = _load(model_spec, full, config, adapter, train_prompt_template)
     results = ProbeResults(model=str(model_spec), adapter=str(adapter) if adapter else None, models=list(models),
                            config=config, set_sizes={name: len(items) for name, items in sets.items()},
-                           train_band_counts=_train_band_counts(eval_sets))
+                           train_band_counts=_train_band_counts(eval_sets), engine=choice)
     if config.band_loglik:
         choices = band_choices(config)
         results.band_tokens = dict(zip(choices, band_token_counts(tokenizer, list(choices.values()))))
@@ -346,6 +388,8 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
             results.timings[f"{which}_seconds"] = round(elapsed, 3)
             results.timings[f"{which}_answers_per_s"] = (round(len(answers.rows) / elapsed, 3)
                                                          if elapsed else 0.0)
+    if world > 1:
+        return gather(results, full, world=world, state=state, train_prompt_template=train_prompt_template)
     return results
 
 
@@ -360,19 +404,23 @@ def probe_checkpoints(model_spec: str | Path, eval_sets: dict[str, list[Any]], c
     ``generate_at`` are probed in full (generated answers, memorisation); the others take
     only the generation-free band log-likelihoods (variant ``"bands"``). Unscored rows.
     """
-    from emergence.models import load_model_and_tokenizer
     from emergence.probe.generate import band_choices, band_token_counts
 
     steps = sorted(checkpoints)
-    sets = {name: list(eval_sets.get(name, [])) for name in config.sets if eval_sets.get(name)}
+    full = {name: list(eval_sets.get(name, [])) for name in config.sets if eval_sets.get(name)}
+    rank, world, state = distributed()
+    sets = shard(full, rank=rank, world=world) if world > 1 else full
+    if world > 1 and config.device in (None, "cuda"):
+        config = config.model_copy(update={"device": str(state.device)})
     names = [f"step-{k}" for k in steps]
     results = ProbeResults(model=str(model_spec), models=names, config=config,
                            set_sizes={name: len(items) for name, items in sets.items()},
                            train_band_counts=_train_band_counts(eval_sets))
     if not steps:
         return results
-    model, tokenizer = load_model_and_tokenizer(model_spec, device=config.device, dtype=config.dtype,
-                                                adapter=checkpoints[steps[0]])
+    model, tokenizer, config, results.engine = _load(model_spec, full, config, checkpoints[steps[0]],
+                                                     train_prompt_template)
+    results.config = config
     if config.band_loglik:
         choices = band_choices(config)
         results.band_tokens = dict(zip(choices, band_token_counts(tokenizer, list(choices.values()))))
@@ -394,4 +442,6 @@ def probe_checkpoints(model_spec: str | Path, eval_sets: dict[str, list[Any]], c
             if answers.band_reference is not None:
                 results.band_reference[name] = answers.band_reference
             results.timings[f"{name}_seconds"] = round(time.perf_counter() - started, 3)
+    if world > 1:
+        return gather(results, full, world=world, state=state, train_prompt_template=train_prompt_template)
     return results

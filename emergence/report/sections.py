@@ -14,7 +14,6 @@ question, and which is a control, comes from each hypothesis's ``role``, never i
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,11 +97,14 @@ def caveats(result: "ExperimentResult") -> list[Text]:
     n_held = result.eval_set_sizes.get("age_heldout", 0)
     v = primary_verdict(result)
     if v is not None:
-        half = (v.effect.ci_high - v.effect.ci_low) / 2 if not (isnan(v.effect.ci_high) or isnan(v.effect.ci_low)) else math.nan
-        out.append([Bold("Sample size. "),
-                    f"The main verdict rests on {v.n} items; its interval is ±{num(half, 2)} "
-                    f"wide around the effect, so effects smaller than about that cannot be told from zero."
-                    + (" Fewer than 200 items: treat the numbers as indicative." if v.n < 200 else "")])
+        mde, threshold = v.decision.mde, v.hypothesis.min_effect
+        text = (f"The main verdict rests on {v.n} items; at that size it can detect an effect of {num(mde, 2)} "
+                f"with 80% power (the minimum detectable effect), against a smallest effect that counts of "
+                f"{threshold:g}.")
+        if not mde <= threshold:
+            text += (" So this run can decide only effects larger than the one the hypothesis asks about: it "
+                     "cannot refute the hypothesis, and a confirmation needs a large gain.")
+        out.append([Bold("Sample size. "), text])
     elif n_held:
         out.append([Bold("Sample size. "), f"{n_held} held-out titles were probed."])
     if result.exposure is not None and result.exposure.arm == "keep":
