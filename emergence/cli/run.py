@@ -127,22 +127,25 @@ def render_summary(result: Any, console: Any) -> None:
                         border_style=colour.get(outcome, "white")))
 
     variant = result.probes.config.verdict_variant
-    cols = metric_columns("age", "age_choice")
-    table = Table(title="Key numbers, mean [95% interval]", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False)
-    for col in ("set", "model", *[c.column + (" %" if c.percent else "") for c in cols]):
-        table.add_column(col, justify="left" if col in ("set", "model") else "right", no_wrap=True)
-    for set_name, short in (("age_heldout", "held-out"), ("age_seen", "seen")):
+    for set_name in ("age_heldout", "age_seen"):
         per_model = result.metrics.tables.get(set_name, {})
-        for which in ("base", "tuned"):
-            m = per_model.get(which, {}).get(variant)
-            if m:
-                table.add_row(short, which, *[fmt_metric(m.get(c.key), c.key) for c in cols])
-        for kind, per_set in result.metrics.baselines.items():
-            m = per_set.get(set_name)
-            if m and set_name == "age_heldout":
-                table.add_row(short, kind, *[fmt_metric(m.get(c.key), c.key) for c in cols])
-    console.print(table)
+        columns = [(which, per_model.get(which, {}).get(variant)) for which in ("base", "tuned")]
+        if set_name == "age_heldout":
+            columns += [(f"{kind} baseline", per_set.get(set_name)) for kind, per_set in result.metrics.baselines.items()]
+        columns = [(name, m) for name, m in columns if m]
+        if not columns:
+            continue
+        # one row a registered metric (a metric added to the registry shows up here), one column a model
+        table = Table(title=f"{set_name}: mean [95% interval]", title_justify="left", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
+        table.add_column("metric", no_wrap=True)
+        for name, _ in columns:
+            table.add_column(name, justify="right", no_wrap=True)
+        for metric in metric_columns("age", "age_choice"):
+            cells = [fmt_metric(m.get(metric.key), metric.key) for _, m in columns]
+            if any(c != "–" for c in cells):
+                table.add_row(metric.column + (" (%)" if metric.percent else ""), *cells)
+        console.print(table)
 
     train = result.train
     console.print(f"training: {train.steps} steps, average loss {_num(train.train_loss_avg)}, held-out loss "

@@ -241,11 +241,13 @@ def _do_stage(run: Run, name: str, label: str) -> None:
     if not run.is_main:
         run.state = RunState.load(run.dir)  # rank 0's record of the stage (the train stage reads "resumable")
     started = time.perf_counter()
+    _reset_peak_memory()
     if stage.all_ranks or run.is_main:
         stage.run(run)
     seconds = round(time.perf_counter() - started, 3)
     if run.is_main:
-        run.state.stages[name].update({"fingerprint": fp, "seconds": seconds, "finished_utc": _utc_precise()})
+        run.state.stages[name].update({"fingerprint": fp, "seconds": seconds, "finished_utc": _utc_precise(),
+                                       **_peak_memory()})
         run.state.save()
     run.barrier()
     if not run.is_main:
@@ -255,6 +257,24 @@ def _do_stage(run: Run, name: str, label: str) -> None:
                                    finished_utc=run.state.stages[name]["finished_utc"]))
     if run.is_main:
         run.console.print(f"{label}: done in {_duration(seconds)}")
+
+
+def _reset_peak_memory() -> None:
+    import sys
+
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        sys.modules["torch"].cuda.reset_peak_memory_stats()
+
+
+def _peak_memory() -> dict[str, float]:
+    """This process's peak GPU memory during the stage (GiB), where a GPU was used."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    return {"peak_gpu_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
+            "peak_gpu_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 2)}
 
 
 def _duration(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
     >>> from emergence.experiment.stages import STAGES, stage_order
     >>> from emergence.experiment.config import ExperimentConfig
+from emergence.experiment.rundir import write_json_atomic
     >>> stage_order(ExperimentConfig())
     ['audit', 'evalsets', 'probe_base', 'train', 'probe_tuned', 'curve', 'lmeval', 'verdicts', 'report']
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emergence.experiment.config import ExperimentConfig
+from emergence.experiment.rundir import write_json_atomic
 
 if TYPE_CHECKING:
     from emergence.experiment.runner import Run
@@ -220,8 +222,6 @@ def _lmeval(run: "Run") -> None:
                      batch_size=cfg.batch_size, device=device, apply_chat_template=cfg.apply_chat_template,
                      bootstrap_iters=cfg.bootstrap_iters)
             done["models"].append(which)
-    from emergence.experiment.rundir import write_json_atomic
-
     write_json_atomic(out / "done.json", done)
 
 
@@ -253,8 +253,25 @@ def _report(run: "Run") -> None:
     with open(run.path("answers.jsonl"), "w", encoding="utf-8") as fh:
         for row in result.probes.rows:
             fh.write(row.model_dump_json() + "\n")
-    run.state.record_written("answers.jsonl", "report.md", "report.html", "report")
+    run.state.record_written("answers.jsonl", "report.md", "report.html", "report", "summary.json")
     write_report(result, run.dir)
+    write_json_atomic(run.path("summary.json"), run_summary(result, run.state.stages))
+
+
+def run_summary(result: Any, stages: dict[str, Any]) -> dict[str, Any]:
+    """summary.json: per-stage wall time and peak GPU memory, the engines, the verdicts in one line each."""
+    return {
+        "profile": result.config.profile,
+        "stages": {name: {k: rec.get(k) for k in ("seconds", "peak_gpu_allocated_gib", "peak_gpu_reserved_gib")
+                          if rec.get(k) is not None} for name, rec in stages.items() if rec.get("fingerprint")},
+        "total_seconds": round(sum(float(rec.get("seconds") or 0) for rec in stages.values()), 3),
+        "probe_engines": {name: (p.engine.model_dump(mode="json") if p.engine else None)
+                          for name, p in (("probes", result.probes),)},
+        "verdicts": {v.hypothesis.name: {"outcome": v.outcome, "reason": v.decision.reason,
+                                         "effect": v.effect.short(signed=True), "mde": v.decision.mde, "n": v.n}
+                     for v in result.verdicts},
+        "exposure": result.exposure.sentence() if result.exposure is not None else None,
+    }
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in (
@@ -281,7 +298,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("verdicts", "metrics and verdicts", ("verdicts/verdicts.json", "verdicts/metrics.json",
                                                "verdicts/controls.json"),
           ("probe_base", "probe_tuned", "probes", "curve"), lambda c: c.verdict.model_dump(mode="json"), _verdicts),
-    Stage("report", "write the report", ("report.md", "report.html", "answers.jsonl"),
+    Stage("report", "write the report", ("report.md", "report.html", "answers.jsonl", "summary.json"),
           ("audit", "evalsets", "probe_base", "train", "probe_tuned", "probes", "curve", "lmeval", "verdicts"),
           lambda c: c.report.model_dump(mode="json"), _report),
 )}
