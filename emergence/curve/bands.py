@@ -32,10 +32,13 @@ also give each step's own (1 - alpha) quantile q_k of |t*_k|; c >= max_k q_k on 
 replicates, which is why the band contains the pointwise intervals. Bonferroni would use
 the quantile 1 - alpha / K of each |t*_k| and ignore that the steps move together.
 
-A step whose pairs have no spread (continuous), or fewer than 2 pairs, has no statistic:
-its band is NaN and it is left out of the max; a resample in which a defined step has
-fewer than 2 pairs or no spread but a nonzero deviation counts as M* = inf, so when more
-than alpha of the resamples do, c is inf and the band is undefined (never zero-width).
+A step whose pairs have no spread (continuous), or fewer than 2 pairs, has no statistic;
+a resample in which a step has fewer than 2 pairs, or no spread but a nonzero deviation,
+cannot bound it (|t*| = inf). A step with no statistic, or unbounded in more than alpha of
+its resamples (its own quantile q_k is inf: the pointwise interval is undefined there too),
+has no band (NaN, never zero-width) and is left out of the max, so a few changed items at
+an early step do not take the band from the others; if the rest still leave more than
+alpha of the resamples unbounded, c is inf and the band is undefined.
 Arrays carry a leading axis of samples (rows), so a simulation computes thousands of
 bands in one call with this code.
 """
@@ -164,26 +167,28 @@ def _defined(s: ChangeSums) -> np.ndarray:
 
 def _statistic(kind: Kind, n: np.ndarray, a: np.ndarray, b: np.ndarray, delta: np.ndarray,
                scale: np.ndarray) -> np.ndarray:
-    """|t(delta)| from sums (continuous: a, b = sums of deviations from delta and their
-    squares; binary: n10, n01); inf where the sums cannot bound the mean."""
+    """Signed t(delta) from sums (continuous: a, b = sums of deviations from delta and their
+    squares; binary: n10, n01), positive when the sample lies above delta; +-inf (NaN with
+    no direction) where the sums cannot bound the mean."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "binary":
-            t = np.abs(tango_score(delta, a, b, n))
-            return np.where((n >= 1) & np.isfinite(t), t, np.inf)
+            t = tango_score(delta, a, b, n)
+            return np.where((n >= 1) & np.isfinite(t), t, np.nan)
         dev = a / n
         var = np.maximum(b - a * dev, 0.0) / (n - 1)
         tiny = 1e-12 * scale
         flat = var <= tiny
-        t = np.abs(dev) / np.sqrt(np.where(flat, 1.0, var) / n)
-        t = np.where(flat, np.where(np.abs(dev) <= np.sqrt(tiny), 0.0, np.inf), t)
-        return np.where(n >= 2, t, np.inf)
+        t = dev / np.sqrt(np.where(flat, 1.0, var) / n)
+        t = np.where(flat, np.where(np.abs(dev) <= np.sqrt(tiny), 0.0, np.copysign(np.inf, dev)), t)
+        return np.where(n >= 2, t, np.nan)
 
 
 def pivots(base: Any, values: Any, truth: Any, kind: Kind) -> np.ndarray:
-    """|t_k(truth_k)| per (row, step): the band covers step k iff this is <= the critical value.
+    """Signed t_k(truth_k) per (row, step), positive when the sample lies above the truth.
 
-    (For binary, Tango's score is decreasing in delta, so {delta : |T(delta)| <= c} is the
-    interval; NaN where the step has no statistic.)"""
+    The band covers step k iff |t_k(truth_k)| <= its critical value, and its lower end lies
+    above a threshold m iff t_k(m) > the critical value (both statistics decrease in delta;
+    Tango's score is the one his interval inverts). NaN where the step has no statistic."""
     x, y = _as_rows(base, values)
     kept, p1, p2 = _parts(x, y, kind)
     truth = np.broadcast_to(np.asarray(truth, dtype=float), y.shape[:2])
@@ -215,8 +220,9 @@ def max_t_critical(base: Any, values: Any, *, kind: Kind, alpha: float = 0.05, n
     """(c, q): c (rows,) the (1 - alpha) quantile of max_k |t*_k|, q (rows, K) each step's own
     (1 - alpha) quantile of |t*_k|, from the same replicates (module docstring).
 
-    Steps without a statistic are left out of the max (q NaN there); c is NaN when no step
-    has one and inf when more than alpha of the resamples cannot be bounded."""
+    Steps without a statistic (q NaN) or whose own quantile is inf (more than alpha of
+    their resamples unbounded) are left out of the max; c is NaN when no step is left and
+    inf when more than alpha of the resamples leave one of the rest unbounded."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     x, y = _as_rows(base, values)
@@ -239,10 +245,14 @@ def max_t_critical(base: Any, values: Any, *, kind: Kind, alpha: float = 0.05, n
         sums = [(part[sl].reshape(r * k_steps, n) @ w).reshape(r, k_steps, n_boot) for part in parts]
         if len(sums) == 2:  # no pair dropped: every resample draws n pairs at every step
             sums.insert(0, np.full_like(sums[0], float(n)))
-        t = _statistic(kind, *sums, delta[sl][..., None], scale[sl][..., None])
-        t = np.where(ok[sl][..., None], t, 0.0)
+        t = np.abs(_statistic(kind, *sums, delta[sl][..., None], scale[sl][..., None]))
+        t = np.where(ok[sl][..., None], np.where(np.isnan(t), np.inf, t), 0.0)  # unbounded resample: inf
         q[sl] = np.where(ok[sl], _upper(t, 1.0 - alpha), np.nan)
-        c[sl] = np.where(ok[sl].any(axis=1), _upper(t.max(axis=1), 1.0 - alpha), np.nan)
+        # a step that its own replicates cannot bound (its pointwise interval is undefined)
+        # stays out of the max, so it does not leave every other step without a band
+        bounded = np.isfinite(q[sl])
+        c[sl] = np.where(bounded.any(axis=1), _upper(np.where(bounded[..., None], t, 0.0).max(axis=1), 1.0 - alpha),
+                         np.nan)
     return c, q
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.curve.bands import change_sums, critical_alpha, max_t_critical, resample_sums, sums_band
-from emergence.curve.mirage import MirageCheck, mirage_check, too_few_steps
+from emergence.curve.mirage import MirageCheck, jump_excess, mirage_check, too_few_steps
 from emergence.curve.onset import first_beyond, onset_percentiles
 from emergence.curve.result import BandKind, CurvePoint, MetricCurve, Onset
 from emergence.stats import Kind, interval
@@ -91,9 +91,18 @@ def metric_curve(values: Any, steps: Sequence[int], *, kind: Kind, direction: Di
                   no_onset_share=none, n_boot=n_boot, confidence=1.0 - alpha, last_step=later_steps[-1],
                   min_effect=min_effect, direction=direction)
 
-    points = [CurvePoint(step=int(steps[0]), value=level[0], change=None, band_low=None, band_high=None, increment=None)]
+    # the jump excess of every interval, on the same resamples: its sd sets the mirage check's floor
+    with np.errstate(invalid="ignore"):
+        cum = np.concatenate([np.zeros((n_boot, 1)), boot.mean], axis=1)
+        excess = jump_excess(np.diff(cum, axis=1))
+        z = NormalDist().inv_cdf(1.0 - alpha / (2.0 * k_steps))  # the largest of K excesses is the one tested
+        floor = np.where(np.isnan(excess).mean(axis=0) <= alpha, z * np.nanstd(excess, axis=0, ddof=1), np.nan)
+
+    points = [CurvePoint(step=int(steps[0]), value=level[0], change=None, band_low=None, band_high=None, increment=None,
+                         jump_half_width=None)]
     points += [CurvePoint(step=later_steps[k], value=level[k + 1], change=change[k], band_low=float(lo[k]),
-                          band_high=float(hi[k]), increment=step_up[k]) for k in range(k_steps)]
+                          band_high=float(hi[k]), increment=step_up[k], jump_half_width=float(floor[k]))
+               for k in range(k_steps)]
     return MetricCurve(metric=metric, label=label or metric, kind=kind, direction=direction, discrete=discrete,
                        min_effect=min_effect, alpha=alpha, n_items=arr.shape[1], points=points, band_critical=c,
                        band_alpha=float(critical_alpha(c)) if not math.isnan(c) else math.nan, onset=onset,

@@ -3,16 +3,21 @@
     >>> from emergence.curve.mirage import find_jump
     >>> find_jump([0.02, 0.01, 0.30, 0.02], [0.05, 0.05, 0.06, 0.05])  # (index, excess over the rest)
     (2, 0.25)
+    >>> find_jump([0.31, 0.29], [0.03, 0.03])[0] is None  # two near-equal halves are no jump
+    True
     >>> find_jump([0.10, 0.11, 0.09, 0.10], [0.05] * 4)[0] is None  # a steady climb
     True
 
 The rule, per metric, on the steps both kinds of metric were probed at (base first):
 
-- C_k is the change from base at step k (C_0 = 0), delta_k = C_k - C_{k-1} the change over
-  the k-th interval between consecutive probed steps, and h_k the half-width of that
-  change's own 95% interval (paired, step k-1 vs step k).
-- **jump at k** iff J_k = |delta_k| - sum_{j != k} |delta_j| > h_k: one interval's change is
-  larger than all the others together (the issue's definition), by more than its own noise.
+- C_k is the change from base at step k (C_0 = 0) and delta_k = C_k - C_{k-1} the change
+  over the k-th interval between consecutive probed steps.
+- **jump at k** iff J_k = |delta_k| - sum_{j != k} |delta_j| > h_k, h_k the half-width of
+  J_k's own interval: one interval's change is larger than all the others together (the
+  issue's definition), by more than the noise of that comparison. h_k = z_{1-alpha/(2K)} x
+  the sd of J_k over bootstrap resamples of the items (the same resampled items at every
+  step, so the correlation of the changes is in it); Bonferroni over the K intervals
+  because the rule tests the largest excess (at K = 2, J_1 = -J_2: the test is two-sided).
   At most one k can qualify.
 - **moved** iff the simultaneous band of the change from base excludes 0 at some step.
 - shape: "jump"; else "smooth" if it moved; else "flat" ("undefined" if a change or its
@@ -24,26 +29,32 @@ metric jumps and every continuous metric is smooth; **the reverse** when the dis
 is smooth and a continuous one jumps; otherwise both_jump, both_smooth, unmatched (some
 moved, some stayed flat) or no_change. Fewer than 2 steps after the base: too_few_steps.
 
-Why the noise floor on the excess, not on |delta_k| alone: with K intervals of pure noise one
-|delta_k| exceeds the sum of the others often (always, up to ties, at K = 2), and a smooth
-curve whose intervals happen to be unequal (a change linear in steps on a geometric
-schedule puts half its total in the last interval: J ~ 0) would flip between "jump" and
-"smooth" on noise. Requiring the excess J_k to clear the step's own half-width keeps both
-out; a real jump of size D among intervals of noise sd s clears it once D > h + (K - 1) s.
-The rule reads the curve as its plot does on the probed steps: on a geometric schedule,
-as on a log axis.
+Why a noise floor, and why on the excess J_k: with K intervals of pure noise one |delta_k|
+exceeds the sum of the others often (always, up to ties, at K = 2), and a smooth curve
+whose intervals are nearly equal (two equal halves; a change linear in steps on a
+geometric schedule puts half its total in the last interval) has J ~ 0 and would flip
+between "jump" and "smooth" on noise. "J_k > h_k" is "J_k's interval lies above 0": the
+brief's "a jump smaller than its own interval's half-width is not a jump", applied to the
+statistic that decides. Consecutive changes share a step (delta_k and delta_{k+1} both
+hold C_k, with opposite signs), so adding the changes' own half-widths in quadrature would
+understate J's noise; the bootstrap keeps that covariance. A real jump of size D among
+changes of noise sd s clears the floor once D > h + (K - 1) s (|delta_j| of pure noise
+adds ~0.8 s each, which only makes a jump harder to claim). A false jump matters: "both
+jump" reads as evidence of an abrupt ability. The rule reads the curve as its plot does
+on the probed steps: on a geometric schedule, as on a log axis.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.curve.result import MetricCurve
 
-__all__ = ["MetricShape", "MirageCheck", "Pattern", "Shape", "find_jump", "metric_shape", "mirage_check", "too_few_steps"]
+__all__ = ["MetricShape", "MirageCheck", "Pattern", "Shape", "find_jump", "jump_excess", "metric_shape", "mirage_check", "too_few_steps"]
 
 Shape = Literal["jump", "smooth", "flat", "undefined"]
 Pattern = Literal["discrete_jumps_continuous_smooth", "continuous_jumps_discrete_smooth", "both_jump", "both_smooth",
@@ -59,7 +70,8 @@ class MetricShape(BaseModel):
     label: str = Field(description="Words for the metric.")
     steps: list[int] = Field(description="The steps read, the base first.")
     changes: list[float] = Field(description="delta_k: the change from base's step-to-step change over each interval.")
-    floors: list[float] = Field(description="h_k: half-width of each interval's own paired 95% interval.")
+    half_widths: list[float] = Field(description="h_k: half-width of each J_k's own 95% interval (bootstrap), "
+                                     "the noise floor a jump must clear.")
     moved: bool = Field(description="The simultaneous band of the change from base excludes 0 at some step.")
     shape: Shape = Field(description="jump, smooth, flat or undefined (emergence.curve.mirage).")
     jump_step: int | None = Field(description="The step ending the interval that jumps; None without a jump.")
@@ -80,21 +92,25 @@ class MirageCheck(BaseModel):
     words: str = Field(description="One or two sentences for the report.")
 
 
-def find_jump(changes: Sequence[float], floors: Sequence[float]) -> tuple[int | None, float]:
-    """(index of the interval that jumps or None, its excess J_k = |delta_k| - sum of the others).
+def jump_excess(changes: Any) -> np.ndarray:
+    """J_k = |delta_k| - sum_{j != k} |delta_j| along the last axis (rows of resamples at once)."""
+    d = np.abs(np.asarray(changes, dtype=float))
+    return 2.0 * d - d.sum(axis=-1, keepdims=True)
 
-    The excess returned is the largest J_k (negative when no interval outweighs the rest);
-    a jump needs J_k > floors[k]. NaNs never make a jump."""
-    d = [abs(float(v)) for v in changes]
-    if len(d) != len(floors):
-        raise ValueError(f"{len(d)} changes but {len(floors)} floors")
-    if not d:
+
+def find_jump(changes: Sequence[float], half_widths: Sequence[float]) -> tuple[int | None, float]:
+    """(index of the interval that jumps or None, the largest excess J_k).
+
+    ``half_widths`` are the half-widths h_k of each J_k's own interval; a jump needs
+    J_k > h_k (module docstring). A NaN change or half-width makes no jump there."""
+    if len(changes) != len(half_widths):
+        raise ValueError(f"{len(changes)} changes but {len(half_widths)} half-widths")
+    if not len(changes):
         return None, math.nan
-    total = sum(d)
-    excess = [2.0 * v - total for v in d]  # |delta_k| - (total - |delta_k|)
-    k = max(range(len(d)), key=lambda i: -math.inf if math.isnan(excess[i]) else excess[i])
-    jump = not math.isnan(excess[k]) and excess[k] > float(floors[k])  # NaN floor: no jump
-    return (k if jump else None), round(excess[k], 12)
+    excess = jump_excess(changes)
+    k = int(np.argmax(np.where(np.isnan(excess), -np.inf, excess)))
+    jump = bool(excess[k] > float(half_widths[k]))  # NaN compares False: no jump
+    return (k if jump else None), round(float(excess[k]), 12)
 
 
 def metric_shape(curve: MetricCurve) -> MetricShape:
@@ -102,13 +118,13 @@ def metric_shape(curve: MetricCurve) -> MetricShape:
     later = curve.points[1:]
     cum = [0.0] + [p.change.mean if p.change is not None else math.nan for p in later]
     changes = [b - a for a, b in zip(cum, cum[1:])]
-    floors = [(p.increment.ci_high - p.increment.ci_low) / 2.0 if p.increment is not None else math.nan for p in later]
+    half = [p.jump_half_width if p.jump_half_width is not None else math.nan for p in later]
     moved = any(p.band_low is not None and p.band_high is not None and (p.band_low > 0 or p.band_high < 0)
                 for p in later)
-    base = dict(metric=curve.metric, label=curve.label, steps=curve.steps, changes=changes, floors=floors, moved=moved)
-    if not later or any(math.isnan(v) for v in changes + floors):
+    base = dict(metric=curve.metric, label=curve.label, steps=curve.steps, changes=changes, half_widths=half, moved=moved)
+    if not later or any(math.isnan(v) for v in changes + half):
         return MetricShape(**base, shape="undefined", jump_step=None, jump_excess=None)
-    k, excess = find_jump(changes, floors)
+    k, excess = find_jump(changes, half)
     if k is not None:
         return MetricShape(**base, shape="jump", jump_step=later[k].step, jump_excess=excess)
     return MetricShape(**base, shape="smooth" if moved else "flat", jump_step=None, jump_excess=None)
@@ -128,7 +144,7 @@ def _jump_text(s: MetricShape) -> str:
 def too_few_steps(discrete: MetricCurve, continuous: Sequence[MetricCurve], shared: Sequence[int]) -> MirageCheck:
     """The check that cannot be made: fewer than 2 shared steps after the base."""
     def blank(c: MetricCurve) -> MetricShape:
-        return MetricShape(metric=c.metric, label=c.label, steps=list(shared), changes=[], floors=[], moved=False,
+        return MetricShape(metric=c.metric, label=c.label, steps=list(shared), changes=[], half_widths=[], moved=False,
                            shape="undefined", jump_step=None, jump_excess=None)
 
     words = (f"Mirage check not possible: it needs two or more probed steps after the base that {discrete.label} "
