@@ -216,3 +216,14 @@ def test_whole_curve_says_when_the_kinds_share_too_few_steps():
         MetricSeries("within_2y", _binary([0.5]), [0, 100], "binary", "increase", 0.05, discrete=True)], n_boot=199)
     (check,) = curve.mirage
     assert check.pattern == "too_few_steps" and not check.mirage and "share 1" in check.words
+
+
+@pytest.mark.parametrize("module", ["emergence.curve", "emergence.curve.bands", "emergence.curve.build",
+                                    "emergence.curve.mirage", "emergence.curve.onset", "emergence.curve.result",
+                                    "emergence.report.curve_plot"])
+def test_module_doctests(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

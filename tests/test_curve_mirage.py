@@ -84,7 +84,7 @@ def test_both_jumping_at_one_step_agree_and_flat_metrics_are_said_to_be_flat():
 
 
 def test_the_floor_keeps_noise_from_making_jumps():
-    # K = 3 intervals of pure noise: one change outweighs the other two in a third of draws
+    # K = 3 intervals of pure noise: one change outweighs the other two in about two draws of three
     rng = np.random.default_rng(0)
     k = 3
     excess = jump_excess(rng.normal(0.0, 1.0, (20_000, k)))

@@ -44,6 +44,18 @@ def _curves(curves: Any) -> list[Any]:
     return [c if isinstance(c, MetricCurve) else MetricCurve.model_validate(c) for c in curves]
 
 
+def _xlim(ax: Any, steps: Sequence[int], log_x: bool) -> tuple[float, float]:
+    """The same x range on every panel: the probed steps with a margin (in axis units when log)."""
+    lo, hi = steps[0], steps[-1]
+    if not log_x:
+        pad = 0.04 * (hi - lo or 1)
+        return lo - pad, hi + pad
+    fwd, inv = ax.xaxis.get_transform(), ax.xaxis.get_transform().inverted()
+    a, b = fwd.transform([lo, hi])
+    pad = 0.04 * (b - a or 1)
+    return tuple(float(v) for v in inv.transform([a - pad, b + pad]))
+
+
 def _panel(ax: Any, c: Any, log_x: bool) -> None:
     later = [p for p in c.points[1:] if p.change is not None]
     steps = [c.points[0].step] + [p.step for p in later]
@@ -106,14 +118,17 @@ def curve_figure(curves: Any, path: str | Path, *, log_x: bool = False, title: s
 
     cols = 1 if len(items) == 1 else 2
     rows = math.ceil(len(items) / cols)
+    # panels keep their own ticks (a discrete metric may be probed at fewer steps) on one x range
     fig, axes = plt.subplots(rows, cols, figsize=(6.0 * cols, 3.4 * rows + (0.5 if note else 0.0)), dpi=110,
-                             squeeze=False, sharex=True)
+                             squeeze=False)
+    every = sorted({s for c in items for s in c.steps})
     for ax, c in zip(axes.flat, items):
         _panel(ax, c, log_x)
+        ax.set_xlabel("training step" + (" (log scale)" if log_x else ""), fontsize=9)
+    for ax in list(axes.flat)[:len(items)]:
+        ax.set_xlim(*_xlim(ax, every, log_x))
     for ax in list(axes.flat)[len(items):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("training step" + (" (log scale)" if log_x else ""))
     legend: dict[str, Any] = {}
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
