@@ -81,6 +81,20 @@ def test_a_step_without_spread_has_no_band_and_does_not_take_the_others():
     assert all(not math.isnan(p.band_low) for p in c.points[2:])
 
 
+def test_a_band_that_cannot_be_bounded_is_undefined_not_the_pointwise_interval():
+    # 4 steps, each moved by 3 of 30 items (different ones): 4% of resamples miss a step's
+    # 3 items (its own interval stands), but more than 5% miss some step's: c = inf
+    values = np.zeros((5, 30))
+    for k in range(4):
+        values[k + 1, 3 * k:3 * k + 3] = [1.0, 2.0, 1.5]
+    c = metric_curve(values, [0, 1, 2, 3, 4], kind="continuous", direction="increase", min_effect=0.01)
+    assert c.band_critical == math.inf
+    assert all(not math.isnan(p.change.ci_low) for p in c.points[1:])
+    assert all(math.isnan(p.band_low) and math.isnan(p.band_high) for p in c.points[1:])
+    assert c.onset.step is None
+    assert "Infinity" in c.model_dump_json()
+
+
 # --------------------------------------------------------------------------- onset
 @pytest.mark.parametrize("kind", ["continuous", "binary"])
 def test_onset_is_found_at_the_planted_jump(kind):

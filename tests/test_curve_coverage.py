@@ -46,7 +46,8 @@ def absolute_errors(rng, k, n):
     tuned = sd.abs_errors(rng, sd.ABS_TUNED, (DRAWS, n))
     p = _share_switched(k, 0.3, 0.6)
     switched = rng.random((DRAWS, 1, n)) < p[None, :, None]
-    return base, np.where(switched, tuned[:, None, :], base[:, None, :]), p * (sd.pmf_mean(sd.ABS_TUNED) - sd.pmf_mean(sd.ABS_BASE))
+    truth = p * (sd.pmf_mean(sd.ABS_TUNED) - sd.pmf_mean(sd.ABS_BASE))
+    return base, np.where(switched, tuned[:, None, :], base[:, None, :]), truth
 
 
 def within_2y(rng, k, n):
@@ -99,7 +100,8 @@ def flat_within_2y(rng, k, n):
     return base, np.where(rng.random((DRAWS, k, n)) < 0.6, final[:, None, :], fresh), 0.2
 
 
-@pytest.mark.parametrize("dgp,kind,k,n", [(flat_expected_errors, "continuous", 6, 100), (flat_within_2y, "binary", 8, 50)])
+@pytest.mark.parametrize("dgp,kind,k,n", [(flat_expected_errors, "continuous", 6, 100),
+                                         (flat_within_2y, "binary", 8, 50)])
 def test_false_onset_at_the_threshold_is_held_at_half_alpha_by_the_band_not_by_pointwise(dgp, kind, k, n):
     rng = np.random.default_rng(7 * k + n)
     base, values, truth = dgp(rng, k, n)

@@ -118,7 +118,8 @@ def _parts(x: np.ndarray, y: np.ndarray, kind: Kind) -> tuple[np.ndarray, np.nda
         xb, yb = np.broadcast_to(x[:, None, :], y.shape), y
         if np.any(kept & ~(((xb == 0) | (xb == 1)) & ((yb == 0) | (yb == 1)))):
             raise ValueError("kind='binary' needs 0/1 values")
-        return kept.astype(float), (kept & (xb == 1) & (yb == 0)).astype(float), (kept & (xb == 0) & (yb == 1)).astype(float)
+        n10, n01 = kept & (xb == 1) & (yb == 0), kept & (xb == 0) & (yb == 1)
+        return kept.astype(float), n10.astype(float), n01.astype(float)
     d = np.where(kept, y - x[:, None, :], 0.0)
     return kept.astype(float), d, d * d
 
@@ -280,7 +281,8 @@ def sums_band(s: ChangeSums, crit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = _defined(s) & np.isfinite(crit)
     if s.kind == "continuous":
         mean, se = s.mean, s.se
-        return np.where(ok, mean - crit * se, np.nan), np.where(ok, mean + crit * se, np.nan)
+        with np.errstate(invalid="ignore"):  # inf x 0 where a step is undefined anyway
+            return np.where(ok, mean - crit * se, np.nan), np.where(ok, mean + crit * se, np.nan)
     lo, hi = np.full(s.n.shape, np.nan), np.full(s.n.shape, np.nan)
     levels = critical_alpha(crit)
     for level in np.unique(levels[ok]):

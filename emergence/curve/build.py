@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -74,14 +75,14 @@ def metric_curve(values: Any, steps: Sequence[int], *, kind: Kind, direction: Di
     undefined = np.array([math.isnan(e.ci_low) for e in change])
     pointwise = np.where(undefined, np.nan, pointwise)
     critical = np.fmax(c, pointwise) if math.isfinite(c) else np.full(k_steps, c)  # NaN stays NaN; inf stays
-    lo, hi = sums_band(sums, np.where(undefined, np.nan, critical)[None])
-    lo = np.fmin(lo[0], [e.ci_low for e in change])  # exact containment (no rounding gap)
-    hi = np.fmax(hi[0], [e.ci_high for e in change])
-    lo, hi = np.where(np.isnan(lo + hi) | undefined, np.nan, lo), np.where(np.isnan(lo + hi) | undefined, np.nan, hi)
+    lo, hi = (v[0] for v in sums_band(sums, np.where(undefined, np.nan, critical)[None]))
+    missing = np.isnan(lo) | np.isnan(hi)  # no band: the pointwise interval does not stand in for it
+    lo = np.where(missing, np.nan, np.minimum(lo, [e.ci_low for e in change]))  # exact containment, no rounding gap
+    hi = np.where(missing, np.nan, np.maximum(hi, [e.ci_high for e in change]))
 
     used = critical if onset_band == "simultaneous" else pointwise
-    found = int(first_beyond(*sums_band(sums, used[None]), sums.n, direction=direction, min_effect=min_effect,
-                             min_n=min_n)[0])
+    ends = (lo, hi) if onset_band == "simultaneous" else ([e.ci_low for e in change], [e.ci_high for e in change])
+    found = int(first_beyond(*ends, sums.n[0], direction=direction, min_effect=min_effect, min_n=min_n))
     boot = resample_sums(base, later, kind=kind, n_boot=n_boot, rng=seed + 1)
     again = first_beyond(*sums_band(boot, used[None]), boot.n, direction=direction, min_effect=min_effect, min_n=min_n)
     p_lo, p_hi, none = onset_percentiles(again, k_steps, alpha)
@@ -92,7 +93,8 @@ def metric_curve(values: Any, steps: Sequence[int], *, kind: Kind, direction: Di
                   min_effect=min_effect, direction=direction)
 
     # the jump excess of every interval, on the same resamples: its sd sets the mirage check's floor
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanstd of a step no resample could read: NaN
         cum = np.concatenate([np.zeros((n_boot, 1)), boot.mean], axis=1)
         excess = jump_excess(np.diff(cum, axis=1))
         z = NormalDist().inv_cdf(1.0 - alpha / (2.0 * k_steps))  # the largest of K excesses is the one tested

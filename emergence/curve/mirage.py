@@ -54,7 +54,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.curve.result import MetricCurve
 
-__all__ = ["MetricShape", "MirageCheck", "Pattern", "Shape", "find_jump", "jump_excess", "metric_shape", "mirage_check", "too_few_steps"]
+__all__ = ["MetricShape", "MirageCheck", "Pattern", "Shape", "find_jump", "jump_excess", "metric_shape", "mirage_check",
+           "too_few_steps"]
 
 Shape = Literal["jump", "smooth", "flat", "undefined"]
 Pattern = Literal["discrete_jumps_continuous_smooth", "continuous_jumps_discrete_smooth", "both_jump", "both_smooth",
@@ -121,7 +122,8 @@ def metric_shape(curve: MetricCurve) -> MetricShape:
     half = [p.jump_half_width if p.jump_half_width is not None else math.nan for p in later]
     moved = any(p.band_low is not None and p.band_high is not None and (p.band_low > 0 or p.band_high < 0)
                 for p in later)
-    base = dict(metric=curve.metric, label=curve.label, steps=curve.steps, changes=changes, half_widths=half, moved=moved)
+    base = dict(metric=curve.metric, label=curve.label, steps=curve.steps, changes=changes, half_widths=half,
+                moved=moved)
     if not later or any(math.isnan(v) for v in changes + half):
         return MetricShape(**base, shape="undefined", jump_step=None, jump_excess=None)
     k, excess = find_jump(changes, half)
@@ -176,8 +178,8 @@ def mirage_check(discrete: MetricCurve, continuous: Sequence[MetricCurve]) -> Mi
     elif d.shape == "jump" and all(s.shape == "smooth" for s in cs):
         pattern, carried = "discrete_jumps_continuous_smooth", cs
         words = (f"{_jump_text(d)} while {_names(cs)} {'moves' if len(cs) == 1 else 'move'} smoothly: the continuous "
-                 f"{'metric' if len(cs) == 1 else 'metrics'} carried the change, and the jump is where a gradual change "
-                 f"crossed {d.label}'s threshold (the mirage of Schaeffer et al. 2023), not a sudden ability.")
+                 f"{'metric' if len(cs) == 1 else 'metrics'} carried the change, and the jump is where a gradual "
+                 f"change crossed {d.label}'s threshold (the mirage of Schaeffer et al. 2023), not a sudden ability.")
     elif d.shape == "smooth" and jumping:
         pattern, carried = "continuous_jumps_discrete_smooth", jumping
         words = (f"{'; '.join(_jump_text(s) for s in jumping)}, while {d.label} moves smoothly: the continuous "

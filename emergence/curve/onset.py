@@ -38,7 +38,8 @@ from emergence.verdict.decision import Direction
 __all__ = ["first_beyond", "onset_percentiles"]
 
 
-def first_beyond(low: Any, high: Any, n: Any, *, direction: Direction, min_effect: float, min_n: int = 10) -> np.ndarray:
+def first_beyond(low: Any, high: Any, n: Any, *, direction: Direction, min_effect: float,
+                 min_n: int = 10) -> np.ndarray:
     """Per row, the index of the first step whose interval lies wholly beyond ``min_effect`` in
     ``direction`` (with >= ``min_n`` pairs); K (one past the last) where none does.
 

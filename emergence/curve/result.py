@@ -33,7 +33,8 @@ class CurvePoint(BaseModel):
                                     "verdict's); n counts those pairs. None at the base.")
     band_low: float | None = Field(description="Lower end of the simultaneous band on the change from base (max-t; "
                                    "emergence.curve.bands); NaN where undefined, None at the base.")
-    band_high: float | None = Field(description="Upper end of the simultaneous band; NaN where undefined, None at the base.")
+    band_high: float | None = Field(description="Upper end of the simultaneous band; NaN where undefined, None at "
+                                    "the base.")
     increment: Estimate | None = Field(description="Change from the previous probed step (paired, pointwise). "
                                        "None at the base.")
     jump_half_width: float | None = Field(description="Half-width of the bootstrap interval (at alpha / K) of this "
