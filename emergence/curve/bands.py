@@ -29,8 +29,12 @@ With one step this is the symmetric bootstrap-t (continuous) or Tango's interval
 of :func:`emergence.stats.interval`; with K steps every step gets the same critical value,
 so the band covers all K true changes at once with probability ~1 - alpha. The replicates
 also give each step's own (1 - alpha) quantile q_k of |t*_k|; c >= max_k q_k on the same
-replicates, which is why the band contains the pointwise intervals. Bonferroni would use
-the quantile 1 - alpha / K of each |t*_k| and ignore that the steps move together.
+replicates, which is why the band contains the pointwise intervals (the curve's pointwise
+intervals come from emergence.stats.interval's own resamples, so
+:func:`emergence.curve.build.metric_curve` uses max(c, that interval's critical value) at
+each step). Bonferroni would use the quantile 1 - alpha / K of each |t*_k| and ignore that
+the steps move together (tests/test_curve_coverage.py checks max-t's coverage, and that
+its c is below Bonferroni's on correlated steps).
 
 A step whose pairs have no spread (continuous), or fewer than 2 pairs, has no statistic;
 a resample in which a step has fewer than 2 pairs, or no spread but a nonzero deviation,
