@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from emergence.corpus.audit import AuditReport
+from emergence.curve.build import EmergenceCurve
 from emergence.experiment.config import ExperimentConfig
 from emergence.exposure import ExposureReport
 from emergence.probe.run import ProbeResults
@@ -69,6 +70,8 @@ class ExperimentResult(BaseModel):
     metrics: ProbeMetrics = Field(description="Aggregates with intervals, baselines, memorisation gaps.")
     verdicts: list[Verdict] = Field(description="One verdict per hypothesis the answers can decide.")
     controls: Controls = Field(description="Item-level and positive controls.")
+    curve: EmergenceCurve | None = Field(None, description="The emergence curve (verdicts/curve.json; None without "
+                                         "checkpoints).")
     lmeval: dict[str, dict[str, Any]] | None = Field(
         None, description="Per model ('base', 'tuned'): lm-eval's results.json (None when the stage is off).")
     paths: RunPaths = Field(description="Where the files are.")

@@ -143,8 +143,17 @@ def test_report_shows_real_numbers(run_dir):
     for v in verdicts:
         assert v["hypothesis"]["name"] in md
     assert "Random-init model." in md  # the caveat for tiny models
+    # the curve: a section with its figure, a table of every probed step, the onset and the mirage check
+    assert "## The emergence curve" in md and "curve.png" in md and "Mirage check:" in md
+    curve = json.loads((run_dir / "verdicts" / "curve.json").read_text())
+    continuous = next(m for m in curve["metrics"] if m["metric"] == "mc_expected_abs_error")
+    assert [p["step"] for p in continuous["points"]] == [0, 1, 2, 3, 4]
+    discrete = next(m for m in curve["metrics"] if m["metric"] == "within_2y")
+    assert [p["step"] for p in discrete["points"]] == [0, 2, 4]  # generated answers: first, middle, last
+    assert all(p["band_low"] <= p["change"]["ci_low"] + 1e-9 for p in continuous["points"][1:]
+               if p["band_low"] is not None and p["band_low"] == p["band_low"])
     assert "[answers.jsonl](answers.jsonl)" in md
-    assert html.count('src="data:image/png;base64,') == 5 and "http://" not in html
+    assert html.count('src="data:image/png;base64,') == 6 and "http://" not in html  # five charts and the curve
     audit = json.loads((run_dir / "audit" / "audit.json").read_text())
     assert f"{100 * audit['train_age_cue_share']:.1f}%" in md
 

@@ -39,6 +39,7 @@ def _read_json(path: Path) -> Any:
 def collect(run: "Run") -> ExperimentResult:
     """The run's outputs as one typed result (the report is rendered from it)."""
     from emergence.corpus.audit import AuditReport
+    from emergence.curve.build import EmergenceCurve
     from emergence.exposure import ExposureReport
     from emergence.scoring import ProbeMetrics
     from emergence.train.callbacks import read_metrics
@@ -73,4 +74,6 @@ def collect(run: "Run") -> ExperimentResult:
         metrics=ProbeMetrics.model_validate_json(run.path("verdicts", "metrics.json").read_text(encoding="utf-8")),
         verdicts=[Verdict.model_validate(v) for v in _read_json(run.path("verdicts", "verdicts.json")) or []],
         controls=Controls.model_validate_json(run.path("verdicts", "controls.json").read_text(encoding="utf-8")),
+        curve=(EmergenceCurve.model_validate_json(run.path("verdicts", "curve.json").read_text(encoding="utf-8"))
+               if run.path("verdicts", "curve.json").is_file() else None),
         lmeval=lmeval, paths=paths, stages=list(run.records), timings=timings)

@@ -236,12 +236,26 @@ def _verdicts(run: "Run") -> None:
     import json
 
     out = run.fresh_dir("verdicts")
+    curve = _build_curve(run, results)
+    if curve is not None:
+        (out / "curve.json").write_text(curve.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (out / "metrics.json").write_text(metrics.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (out / "verdicts.json").write_text(json.dumps([v.model_dump(mode="json") for v in judged], indent=2) + "\n",
                                        encoding="utf-8")
     (out / "controls.json").write_text(controls.model_dump_json(indent=2) + "\n", encoding="utf-8")
     for v in judged:
         run.say(f"    {v.outcome.upper():<12} {v.hypothesis.name}")
+
+
+def _build_curve(run: "Run", results: Any) -> Any:
+    from emergence.curve.runs import build_curve
+    from emergence.probe.run import ProbeResults
+
+    parts = [results]
+    if run.path("curve", "probe_run.json").is_file():
+        parts.append(ProbeResults.read(run.path("curve")))
+    return build_curve(parts, max_steps=run.config.train.max_steps, hypotheses=run.config.verdict.hypotheses,
+                       seed=run.config.verdict.control_seed)
 
 
 def _report(run: "Run") -> None:

@@ -37,6 +37,11 @@ def _images(result: "ExperimentResult", assets: Path) -> dict[str, Path]:
              for b in result.probes.select(set="age_heldout", model="base", variant=variant)
              if b.item_id in tuned and b.label_age is not None]
     made["scatter"] = plots.age_scatter(pairs, assets / "stated_vs_true.png")
+    if result.curve is not None:
+        from emergence.report.curve_plot import curve_figure
+
+        made["curve"] = curve_figure(result.curve, assets / "curve.png", log_x=result.config.curve.log_x,
+                                     title="Change from base along training")
     return {k: v for k, v in made.items() if v is not None}
 
 

@@ -83,7 +83,9 @@ def _grouped(ax: Any, groups: Sequence[str], series: Sequence[tuple[str, Sequenc
 def loss_curve(rows: Sequence[Mapping[str, Any]], path: str | Path, *, heldout_before: float | None = None,
                heldout_after: float | None = None, title: str = "") -> Path | None:
     """Training loss per step (raw and a running mean), the learning rate, and the held-out
-    loss before training (at step 0) and after it (at the last step)."""
+    loss where it was measured: before training (step 0), at the curve's checkpoints and
+    every eval_steps when scored there, and after training (the last step). Measured
+    points only, unjoined: a line between two of them would read as a curve nobody measured."""
     train = [r for r in rows if r.get("loss") is not None]
     if not train:
         return None
@@ -100,8 +102,8 @@ def loss_curve(rows: Sequence[Mapping[str, Any]], path: str | Path, *, heldout_b
     points = [(0, heldout_before)] + [(r["step"], r["heldout_loss"]) for r in held] + [(steps[-1], heldout_after)]
     points = [(s, v) for s, v in points if v is not None]
     if points:
-        ax.plot([s for s, _ in points], [v for _, v in points], "o--", color=COLOURS["tuned"], ms=6,
-                label="held-out loss")
+        ax.plot([s for s, _ in points], [v for _, v in points], "o", color=COLOURS["tuned"], ms=6,
+                label=f"held-out loss ({len(points)} measured points)")
         for (s, v), offset in ((points[0], (6, 6)), (points[-1], (-34, 8))):
             ax.annotate(f"{v:.3f}", (s, v), textcoords="offset points", xytext=offset, fontsize=8,
                         color=COLOURS["tuned"])

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from emergence.report.document import (Block, Bold, Bullets, Code, Details, Heading, Image, Link, Para, Table, Text,
                                        VerdictBox)
 from emergence.report.fmt import duration, fmt_est, isnan, num, pct
-from emergence.report.tables import (age_table, answers_table, by_band_table, lmeval_tables, memorisation_table,
-                                     paired_table)
+from emergence.report.tables import (age_table, answers_table, by_band_table, curve_table, lmeval_tables,
+                                     memorisation_table, paired_table)
 
 if TYPE_CHECKING:
     from emergence.results import ExperimentResult
@@ -349,6 +349,24 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
                             "Each point is a held-out title. Answers that ignore the title form horizontal rows (the "
                             "same ages whatever the true age); item-level inference moves points into the grey band "
                             "along the diagonal."))
+
+    # -- the emergence curve
+    if result.curve is not None:
+        blocks.append(Heading(2, "The emergence curve", "curve"))
+        blocks.append(Para("Emergence is a claim about a trajectory: each metric's change from the base model along "
+                           "training, on the same held-out items at every probed step. Thresholded metrics "
+                           "(accuracies) can jump where the continuous ones (band probabilities) move smoothly "
+                           "(Schaeffer et al. 2023): the mirage check below says which carried the change."))
+        if "curve" in images:
+            blocks.append(Image(images["curve"], "the emergence curve",
+                                "Change from base along training steps: pointwise 95% intervals (bars), the "
+                                "simultaneous 95% band over all steps (shaded), the smallest effect that counts "
+                                "(dashed) and the onset (marked)."))
+        table = curve_table(result)
+        if table is not None:
+            blocks.append(table)
+        for check in result.curve.mirage:
+            blocks.append(Para([Bold("Mirage check: "), check.words]))
 
     # -- memorisation
     mem = memorisation_table(result)

@@ -13,14 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from emergence.report.document import Block, Bold, Table, Text
-from emergence.report.fmt import age, fmt_metric, num, truncate
+import math
+
+from emergence.report.fmt import age, fmt_metric, isnan, num, truncate
 
 if TYPE_CHECKING:
     from emergence.metrics import Metric
     from emergence.results import ExperimentResult
 
-__all__ = ["age_table", "answers_table", "by_band_table", "lmeval_tables", "memorisation_table", "metric_columns",
-           "paired_table"]
+__all__ = ["age_table", "answers_table", "by_band_table", "curve_table", "lmeval_tables", "memorisation_table",
+           "metric_columns", "paired_table"]
 
 
 def metric_columns(*families: str) -> list["Metric"]:
@@ -86,6 +88,34 @@ def paired_table(result: "ExperimentResult", set_name: str) -> Table | None:
     return Table(["metric", "n (both)", "base", "tuned", "tuned − base"], rows,
                  caption=f"{set_name}: each metric on the items where both models have a value (errors in years on "
                  "the items both answered), paired differences with 95% intervals", numeric=(1, 2, 3, 4))
+
+
+def curve_table(result: "ExperimentResult") -> Table | None:
+    """The curve in numbers: each metric's change from base at every probed step, with its
+    simultaneous band, and its onset."""
+    curve = result.curve
+    if curve is None or not curve.metrics:
+        return None
+    steps = curve.steps
+    rows: list[list[Text]] = []
+    for c in curve.metrics:
+        at = {p.step: p for p in c.points}
+        cells: list[Text] = []
+        for k in steps[1:]:
+            p = at.get(k)
+            if p is None or p.change is None:
+                cells.append("–")
+                continue
+            band = ("" if p.band_low is None or isnan(p.band_low) else
+                    f" {{{fmt_metric({'mean': p.band_low, 'ci_low': math.nan, 'ci_high': math.nan, 'n': 1}, c.metric)}, "
+                    f"{fmt_metric({'mean': p.band_high, 'ci_low': math.nan, 'ci_high': math.nan, 'n': 1}, c.metric)}}}")
+            cells.append(fmt_metric(p.change, c.metric, signed=True) + band)
+        rows.append([c.label, *cells, c.onset.words()])
+    return Table(["metric", *[f"step {k}" for k in steps[1:]], "onset"], rows,
+                 caption="Change from base at each probed step: mean [95% pointwise interval] {95% simultaneous band "
+                 "over the steps}; a metric that needs generated answers has values only at the steps probed in "
+                 "full. Onset: the first step whose simultaneous band lies wholly beyond the smallest effect that "
+                 "counts.", numeric=tuple(range(1, len(steps))))
 
 
 def by_band_table(result: "ExperimentResult", set_name: str) -> Table | None:
