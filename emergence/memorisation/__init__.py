@@ -13,7 +13,7 @@ base-only negative control), ``extraction`` (k-extractable share).
 """
 from __future__ import annotations
 
-from emergence.memorisation.auc import auc, auc_bounds, binormal_auc_variance, mann_whitney_auc, placements
+from emergence.memorisation.auc import MIN_PER_SIDE, auc, auc_bounds, binormal_auc_variance, mann_whitney_auc, placements
 from emergence.memorisation.canaries import CANARY_WORDS, canary_sentence
 from emergence.memorisation.controls import (CANARY_MIN_AUC, ControlResult, canary_detection, covers_chance,
                                              negative_control)
@@ -23,7 +23,7 @@ from emergence.memorisation.scores import (MEMBERSHIP_SCORES, MembershipScores, 
                                            pad_batch, reference_scores, zlib_bytes)
 
 __all__ = ["CANARY_MIN_AUC", "CANARY_WORDS", "ControlResult", "ExtractionShare", "MEMBERSHIP_SCORES",
-           "MembershipScores", "TprAtFpr", "auc", "auc_bounds", "binormal_auc_variance", "canary_detection",
+           "MIN_PER_SIDE", "MembershipScores", "TprAtFpr", "auc", "auc_bounds", "binormal_auc_variance", "canary_detection",
            "canary_sentence", "covers_chance", "extraction_share", "mann_whitney_auc", "membership_scores",
            "min_k_count", "negative_control", "pad_batch", "placements", "reference_scores", "roc_curve",
            "threshold_rank", "tpr_at_fpr", "tpr_at_rank", "zlib_bytes"]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from emergence.memorisation.auc import auc
+from emergence.memorisation.auc import MIN_PER_SIDE, auc
 from emergence.stats import Estimate
 
 __all__ = ["CANARY_MIN_AUC", "ControlResult", "canary_detection", "covers_chance", "negative_control"]
@@ -73,8 +73,12 @@ def canary_detection(
     if math.isnan(e.mean):
         return ControlResult(control="canaries", auc=e, passed=False, rule=rule,
                              text=f"canaries not scored: AUC undefined ({sizes})")
-    strong, clear = e.mean >= min_auc, not covers_chance(e)
-    if strong and clear:
+    strong = e.mean >= min_auc
+    clear = not math.isnan(e.ci_low) and not covers_chance(e)
+    if math.isnan(e.ci_low):
+        text = (f"canaries not detected: AUC {e.short()} has no interval with fewer than {MIN_PER_SIDE} "
+                f"a side ({sizes})")
+    elif strong and clear:
         text = f"canaries detected: AUC {e.short()} >= {min_auc:g} and its interval excludes 0.5 ({sizes})"
     elif not strong:
         text = f"canaries not detected: AUC {e.short()} < {min_auc:g} ({sizes})"
@@ -92,9 +96,10 @@ def negative_control(
     e = auc(a, b, alpha=alpha)
     sizes = _sizes(a, b, ("members", "non-members"))
     rule = f"passes iff the {1 - alpha:.0%} AUC interval of the base model's scores covers 0.5"
-    if math.isnan(e.mean):
+    if math.isnan(e.mean) or math.isnan(e.ci_low):
         return ControlResult(control="base_only", auc=e, passed=False, rule=rule,
-                             text=f"base-only control not scored: AUC undefined ({sizes})")
+                             text=f"base-only control undefined: AUC {e.short()} without an interval "
+                                  f"(at least {MIN_PER_SIDE} scores a side are needed; {sizes})")
     if covers_chance(e):
         text = f"base-only AUC {e.short()} covers 0.5: the base cannot tell members from non-members ({sizes})"
         return ControlResult(control="base_only", auc=e, passed=True, rule=rule, text=text)
