@@ -13,14 +13,15 @@ base-only negative control), ``extraction`` (k-extractable share).
 """
 from __future__ import annotations
 
-from emergence.memorisation.auc import MIN_PER_SIDE, auc, auc_bounds, binormal_auc_variance, mann_whitney_auc, placements
+from emergence.memorisation.auc import (MIN_PER_SIDE, auc, auc_bounds, binormal_auc_variance, mann_whitney_auc,
+                                        placements)
 from emergence.memorisation.canaries import CANARY_WORDS, canary_sentence
 from emergence.memorisation.controls import (CANARY_MIN_AUC, ControlResult, canary_detection, covers_chance,
                                              negative_control)
 from emergence.memorisation.extraction import ExtractionShare, extraction_share
 from emergence.memorisation.roc import TprAtFpr, roc_curve, threshold_rank, tpr_at_fpr, tpr_at_rank
-from emergence.memorisation.scores import (MEMBERSHIP_SCORES, MembershipScores, membership_scores, min_k_count,
-                                           pad_batch, reference_scores, zlib_bytes)
+from emergence.memorisation.scores import (MEMBERSHIP_SCORES, MembershipScores, membership_scores,
+                                           min_k_count, pad_batch, reference_scores, zlib_bytes)
 
 __all__ = ["CANARY_MIN_AUC", "CANARY_WORDS", "ControlResult", "ExtractionShare", "MEMBERSHIP_SCORES",
            "MIN_PER_SIDE", "MembershipScores", "TprAtFpr", "auc", "auc_bounds", "binormal_auc_variance", "canary_detection",

@@ -41,13 +41,13 @@ __all__ = ["MIN_PER_SIDE", "auc", "auc_bounds", "binormal_auc_variance", "mann_w
 
 _NORMAL = NormalDist()
 # Owen's T(h, 1/sqrt(3)) by Gauss-Legendre quadrature: the integrand is smooth on a short
-# interval, 40 nodes reach double precision for |h| <= 9 (tests compare with scipy)
+# interval, 16 nodes reach 1e-13 relative error for |h| <= 9 (tests compare with scipy)
 _A = 1.0 / math.sqrt(3.0)
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(40)
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(16)
 _X = (_NODES + 1.0) * _A / 2.0
 _W = _WEIGHTS * _A / 2.0 / (2.0 * math.pi)
 _H_MAX = 9.0  # Phi(9) = 1 - 1e-19: the bisection's bracket in h
-_BISECT = 40  # h to 18 / 2^40 < 2e-11
+_BISECT = 32  # h to 18 / 2^32 < 5e-9, theta to < 2e-9
 # Fewer scores a side than this get no interval: with 3 + 3 identical distributions the
 # extreme outcomes alone (1/20 each) exclude 0.5, and the interval covers 0.90 (2 + 2: 0.67)
 MIN_PER_SIDE = 4
@@ -59,7 +59,7 @@ def _phi_upper(h: np.ndarray) -> np.ndarray:
 
 
 def _owens_t(h: np.ndarray) -> np.ndarray:
-    """Owen's T(h, 1/sqrt(3)) = P(X1 > Y, X2 > Y)-type bivariate tail term (Owen 1956)."""
+    """Owen's T(h, 1/sqrt(3)): Phi2(h, h; 1/2) = Phi(h) - 2 T(h, 1/sqrt(3)) (Owen 1956)."""
     h = np.asarray(h, dtype=float)
     return np.exp(-0.5 * h[..., None] ** 2 * (1.0 + _X**2)) / (1.0 + _X**2) @ _W
 
@@ -79,8 +79,9 @@ def binormal_auc_variance(theta: np.ndarray, m: int, n: int) -> np.ndarray:
 
 def _variance_at_h(h: np.ndarray, m: int, n: int) -> np.ndarray:
     hc = np.clip(h, -_H_MAX, _H_MAX)
-    upper = _phi_upper(hc)          # 1 - theta
-    lower = _phi_upper(-hc)         # theta
+    tail = _phi_upper(np.abs(hc))   # the smaller of theta and 1 - theta, exact
+    upper = np.where(hc >= 0, tail, 1.0 - tail)   # 1 - theta
+    lower = np.where(hc >= 0, 1.0 - tail, tail)   # theta
     t = _owens_t(np.abs(hc))
     # Phi2(h, h; 1/2) = Phi(h) - 2 T(h, 1/sqrt 3); P(both below) = Phi2(-h, -h; 1/2)
     cov = np.where(hc >= 0, (upper - 2.0 * t) - upper**2, (lower - 2.0 * t) - lower**2)

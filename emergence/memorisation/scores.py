@@ -135,7 +135,7 @@ def _lowest_k_means(values: Any, rows: Any, counts: Any, k: float) -> Any:
 
 
 def membership_scores(
-    logits: Any, labels: Any, texts: Sequence[str], *, k: float = 0.2, chunk_tokens: int = 2048
+    logits: Any, labels: Any, texts: Sequence[str], *, k: float = 0.2, chunk_tokens: int = 512
 ) -> list[MembershipScores]:
     """One :class:`MembershipScores` per record of a right-padded batch.
 
