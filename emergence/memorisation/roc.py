@@ -23,7 +23,8 @@ TPR above every non-member with that threshold's expected FPR, never a number la
 The interval is a percentile bootstrap resampling members and non-members separately
 (the threshold moves with the resample), widened to contain the Wilson interval of the
 TPR at the fixed threshold, so a sample where every member falls on one side does not
-get a zero-width interval.
+get a zero-width interval. It covered 0.95-0.98 at 500 and 2,000 a side, 0.92-0.95 at
+200 and 0.77-0.94 at 100: below a few hundred non-members read the TPR as descriptive.
 """
 from __future__ import annotations
 
@@ -119,6 +120,8 @@ def tpr_at_fpr(
     the module docstring for the threshold rule and what an unresolvable target returns."""
     x, y = _clean(members), _clean(nonmembers)
     _z(alpha)
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     j = threshold_rank(y.size, fpr)
     if x.size == 0 or y.size == 0:
         nan = Estimate(mean=math.nan, se=math.nan, ci_low=math.nan, ci_high=math.nan, n=int(x.size + y.size),
@@ -139,7 +142,7 @@ def tpr_at_fpr(
     lo, hi = np.quantile(boots, [alpha / 2.0, 1.0 - alpha / 2.0])
     hits = int(np.sum(x > threshold))
     w_lo, w_hi = wilson_bounds(hits, x.size, alpha)
-    estimate = Estimate(mean=tpr, se=float(boots.std(ddof=1)) if n_boot > 1 else math.nan,
+    estimate = Estimate(mean=tpr, se=float(boots.std(ddof=1)),
                         ci_low=float(min(lo, w_lo)), ci_high=float(max(hi, w_hi)), n=int(x.size + y.size),
                         method="unpaired_bootstrap", confidence=1 - alpha)
     return TprAtFpr(target_fpr=fpr, tpr=estimate, threshold=threshold, fpr=float(np.mean(y > threshold)),
