@@ -20,6 +20,7 @@ __all__ = ["Design", "Estimate", "Kind", "McNemarResult", "Method", "binom_two_s
 Method = Literal[
     "normal", "wilson", "bootstrap", "paired_bootstrap", "unpaired_bootstrap",
     "tango", "newcombe", "newcombe_paired", "studentized", "paired_studentized", "unpaired_studentized",
+    "auc_score",
 ]
 Kind = Literal["binary", "continuous"]
 Design = Literal["one_sample", "paired", "unpaired"]
