@@ -51,8 +51,9 @@ __all__ = [
     "write_eval_sets",
 ]
 
-EVAL_SET_NAMES: tuple[str, ...] = ("age_heldout", "age_seen", "intent_seen", "intent_heldout")
-HELD_OUT_SETS: tuple[str, ...] = ("age_heldout", "intent_heldout")
+EVAL_SET_NAMES: tuple[str, ...] = ("age_heldout", "age_seen", "intent_seen", "intent_heldout", "members",
+                                   "nonmembers", "canaries", "canary_controls")
+HELD_OUT_SETS: tuple[str, ...] = ("age_heldout", "intent_heldout", "nonmembers", "canary_controls")
 MANIFEST = "manifest.json"
 
 
@@ -69,6 +70,14 @@ class EvalSetConfig(BaseModel):
                              "with non-empty content (author-intent memorisation, seen side).")
     intent_heldout: int = Field(50, ge=0, description="Items in intent_heldout: held-out records "
                                 "with non-empty content (author-intent, unseen side).")
+    members: int = Field(200, ge=0, description="Items in members: records training consumed, with content (the "
+                         "memorisation panel's members; a forward pass each, no generation).")
+    nonmembers: int = Field(200, ge=0, description="Items in nonmembers: held-out records with content (the "
+                            "panel's non-members: an IID draw from the same corpus by the same split hash).")
+    canaries: int = Field(200, ge=0, description="Items in canaries: consumed records whose training content ended "
+                          "with their canary sentence (the panel's positive control).")
+    canary_controls: int = Field(200, ge=0, description="Items in canary_controls: held-out records drawn for a "
+                                 "canary by the same rule, never trained on (the canaries' comparison).")
     seed: int = Field(0, description="Seed of the hash that orders candidates; another seed "
                       "draws other items from the same corpus.")
     seen_from: Literal["training", "train_split"] = Field(
@@ -295,6 +304,11 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
             pools["intent_seen"].offer(
                 _hash_key(config.seed, "intent_seen", record), index,
                 lambda: _item("intent_seen", index, record, "train", label, source_kind, band_of))
+            pools["members"].offer(_hash_key(config.seed, "members", record), index,
+                                   lambda: _item("members", index, record, "train", label, source_kind, band_of))
+            if exposure is not None and exposure.canary(record) is not None:
+                pools["canaries"].offer(_hash_key(config.seed, "canaries", record), index,
+                                        lambda: _item("canaries", index, record, "train", label, source_kind, band_of))
             continue
         # held-out: never trained on, so a cue in its own content is a fair label
         true_age = _true_age(record)
@@ -316,6 +330,14 @@ def build_eval_sets(source: str | Path | BinaryIO, config: EvalSetConfig | None 
             pools["intent_heldout"].offer(
                 _hash_key(config.seed, "intent_heldout", record), index,
                 lambda: _item("intent_heldout", index, record, "held_out", label, source_kind, band_of), fingerprint)
+            pools["nonmembers"].offer(
+                _hash_key(config.seed, "nonmembers", record), index,
+                lambda: _item("nonmembers", index, record, "held_out", label, source_kind, band_of), fingerprint)
+            if exposure is not None and exposure.canary(record) is not None:
+                pools["canary_controls"].offer(
+                    _hash_key(config.seed, "canary_controls", record), index,
+                    lambda: _item("canary_controls", index, record, "held_out", label, source_kind, band_of),
+                    fingerprint)
     trained = set(np.unique(np.frombuffer(train_contents, dtype=np.int64)).tolist()) if train_contents else set()
     chosen: dict[str, list[EvalItem]] = {}
     for name in EVAL_SET_NAMES:

@@ -44,6 +44,7 @@ class TrainingText(BaseModel):
     content: str = Field(description="The content, likewise.")
     removed: int = Field(description="Age cues removed from title and content.")
     control: bool = Field(description="A control record: its cues were kept on purpose.")
+    canary: str | None = Field(None, description="The canary sentence appended to the content, if any.")
 
 
 class Exposure(BaseModel):
@@ -55,19 +56,34 @@ class Exposure(BaseModel):
                                               "'keep': train on the text as it is (the exposed arm).")
     control_share: float = Field(0.25, ge=0.0, le=1.0, description="Share of the records whose content states an "
                                  "age that keep it in the mask arm (the positive control).")
-    salt: str = Field("emergence", description="Salt of the control draw (the split's salt).")
+    canary_share: float = Field(0.0, ge=0.0, le=1.0, description="Share of records (drawn by a stable hash, either "
+                                "split) whose content ends with their canary sentence; on train records training "
+                                "sees it, on held-out ones it is the never-trained comparison.")
+    salt: str = Field("emergence", description="Salt of the control and canary draws (the split's salt).")
 
     @classmethod
     def of(cls, train: Any) -> "Exposure":
         """The arm of a training run (an emergence TrainConfig)."""
-        return cls(age_cues=train.age_cues, control_share=train.age_cue_control, salt=train.salt)
+        return cls(age_cues=train.age_cues, control_share=train.age_cue_control, canary_share=train.canary_share,
+                   salt=train.salt)
 
-    def _drawn(self, record: Any) -> bool:
+    def _point(self, domain: str, record: Any) -> float:
         from emergence.corpus.split import split_key
 
-        key = f"control\x00{self.salt}\x00{split_key(record)}".encode("utf-8")
-        point = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / _SCALE
-        return point < self.control_share
+        key = f"{domain}\x00{self.salt}\x00{split_key(record)}".encode("utf-8")
+        return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / _SCALE
+
+    def _drawn(self, record: Any) -> bool:
+        return self._point("control", record) < self.control_share
+
+    def canary(self, record: Any) -> str | None:
+        """The record's canary sentence, when it is drawn to carry one (and has content)."""
+        if not (record.content or "") or self._point("canary", record) >= self.canary_share:
+            return None
+        from emergence.corpus.split import split_key
+        from emergence.memorisation.canaries import canary_sentence
+
+        return canary_sentence(split_key(record), self.salt)
 
     def is_control(self, record: Any) -> bool:
         """The record keeps its age cue on purpose: drawn for the positive control, and its
@@ -81,7 +97,14 @@ class Exposure(BaseModel):
         return bool(find_age_cues(content))
 
     def training_text(self, record: Any) -> TrainingText:
-        """The title and content training renders for this record."""
+        """The title and content training renders for this record (its canary appended)."""
+        text = self._masked(record)
+        canary = self.canary(record)
+        if canary is None:
+            return text
+        return text.model_copy(update={"content": f"{text.content} {canary}".strip(), "canary": canary})
+
+    def _masked(self, record: Any) -> TrainingText:
         title, content = record.title, record.content or ""
         if self.age_cues == "keep":
             return TrainingText(title=title, content=content, removed=0, control=self.is_control(record))
@@ -104,6 +127,7 @@ class ExposureReport(BaseModel):
     cues_removed: int = Field(description="Age cues removed from their training text.")
     records_masked: int = Field(description="Records whose training text lost at least one cue.")
     control_records: int = Field(description="Records that kept their cue on purpose (the positive control).")
+    canaries: int = Field(0, description="Records whose training content ended with their canary sentence.")
     remaining_outside_control: int = Field(
         description="Age cues found again in the exact training text of non-control records: 0 in the mask arm.")
     examples: list[str] = Field(default_factory=list, description="The first remaining cues found, if any.")
@@ -122,8 +146,9 @@ class ExposureReport(BaseModel):
                    "kept theirs on purpose, as the positive control") if self.control_records else ""
         proof = ("re-scanning the exact training text found none left" if self.remaining_outside_control == 0 else
                  f"re-scanning the exact training text still found {self.remaining_outside_control} (a leak)")
+        canaries = f"; {self.canaries:,} carried a canary sentence" if self.canaries else ""
         return (f"never-exposed arm: {self.cues_removed:,} age cues removed from {self.records_masked:,} of "
-                f"{self.records:,} training records{control}; {proof}")
+                f"{self.records:,} training records{control}; {proof}{canaries}")
 
 
 def audit_exposure(source: str | Path | BinaryIO, consumption: Any, exposure: Exposure, *,
@@ -133,7 +158,7 @@ def audit_exposure(source: str | Path | BinaryIO, consumption: Any, exposure: Ex
     from emergence.agecues import find_age_cues
     from emergence.corpus.stream import stream_records
 
-    counts = {"records": 0, "with_cues": 0, "removed": 0, "masked": 0, "control": 0, "remaining": 0}
+    counts = {"records": 0, "with_cues": 0, "removed": 0, "masked": 0, "control": 0, "remaining": 0, "canaries": 0}
     examples: list[str] = []
     tracker = consumption.tracker()
     stream = stream_records(source, policy=policy)
@@ -149,6 +174,7 @@ def audit_exposure(source: str | Path | BinaryIO, consumption: Any, exposure: Ex
             counts["removed"] += text.removed
             counts["masked"] += text.removed > 0
             counts["control"] += text.control
+            counts["canaries"] += text.canary is not None
             if not text.control:
                 left = find_age_cues(text.title) + find_age_cues(text.content)
                 counts["remaining"] += len(left)
@@ -156,5 +182,6 @@ def audit_exposure(source: str | Path | BinaryIO, consumption: Any, exposure: Ex
     return ExposureReport(arm=exposure.age_cues, control_share=exposure.control_share, records=counts["records"],
                           records_with_cues=counts["with_cues"], cues_removed=counts["removed"],
                           records_masked=counts["masked"], control_records=counts["control"],
+                          canaries=counts["canaries"],
                           remaining_outside_control=counts["remaining"] if exposure.age_cues == "mask" else 0,
                           examples=examples if exposure.age_cues == "mask" else [])

@@ -15,7 +15,8 @@ words, kind, direction and format (tables, plots, CLIs, verdicts and tasks/ read
 A metric is one :class:`Metric` entry: its per-item function reads the inputs of its
 *family* (``age``: a free answer's parsed age and the label; ``age_choice``: the band
 log-likelihoods; ``intent``: an answer and the training content; ``extract``: generated
-and true token ids). Adding a metric is one :func:`register` call; every table, chart,
+and true token ids; ``membership``: the scores of one forward pass over a record's training
+exchange, :mod:`emergence.memorisation.scores`, the reference score being tuned minus base). Adding a metric is one :func:`register` call; every table, chart,
 CLI summary and score dict that lists a family picks it up. Parsing of free answers lives
 in :mod:`emergence.agecues`; aggregation goes through :mod:`emergence.stats`.
 """
@@ -31,9 +32,10 @@ from typing import Any, Iterator, Literal
 
 import numpy as np
 
+from emergence.memorisation.scores import MEMBERSHIP_SCORES
 from emergence.stats import Estimate, interval
 
-Family = Literal["age", "age_choice", "intent", "extract"]
+Family = Literal["age", "age_choice", "intent", "extract", "membership"]
 WITHIN_YEARS = 2.0
 NGRAM = 8
 
@@ -397,6 +399,17 @@ def score_extraction(generated_ids: Sequence[int], true_ids: Sequence[int]) -> d
     return {m.key: float(m.fn(x)) for m in family("extract")}
 
 
+# --------------------------------------------------------------------------- membership
+def _membership(key: str) -> Callable[[Mapping[str, float]], float]:
+    return lambda x: float(x[key])
+
+
+def score_membership(scores: Mapping[str, float]) -> dict[str, float]:
+    """Every ``membership`` metric present in one row's membership scores (the reference
+    score needs the base model's row too: :func:`emergence.scoring.score_rows` adds it)."""
+    return {m.key: float(m.fn(scores)) for m in family("membership") if m.key in scores}
+
+
 # --------------------------------------------------------------------------- the registry
 for _m in (
     Metric("inferred", "age inference rate", "answered with an age", "age", "binary", "higher", _inferred),
@@ -424,7 +437,11 @@ for _m in (
            lambda x: k_extractable(x.generated, x.truth)),
 ):
     register(_m)
-del _m
+# membership scores: higher = more likely a member; keys and words from memorisation.scores
+for _key, _words in MEMBERSHIP_SCORES:
+    register(Metric(_key, _words, _key.replace("_", " "), "membership", "continuous", "higher", _membership(_key),
+                    unit="nats" if _key == "loglik" else "nats per token" if _key == "reference" else "", digits=3))
+del _m, _key, _words
 
 
 # --------------------------------------------------------------------------- aggregation

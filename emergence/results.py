@@ -22,6 +22,7 @@ from emergence.scoring import ProbeMetrics
 from emergence.train.recipe import TrainResult
 from emergence.verdict.controls import Controls
 from emergence.verdict.hypothesis import Verdict
+from emergence.verdict.panel import MemorisationPanel
 
 __all__ = ["ExperimentResult", "RunPaths", "StageRecord"]
 
@@ -70,6 +71,8 @@ class ExperimentResult(BaseModel):
     metrics: ProbeMetrics = Field(description="Aggregates with intervals, baselines, memorisation gaps.")
     verdicts: list[Verdict] = Field(description="One verdict per hypothesis the answers can decide.")
     controls: Controls = Field(description="Item-level and positive controls.")
+    memorisation: MemorisationPanel | None = Field(
+        None, description="The memorisation panel (verdicts/memorisation.json; None without membership sets).")
     curve: EmergenceCurve | None = Field(None, description="The emergence curve (verdicts/curve.json; None without "
                                          "checkpoints).")
     lmeval: dict[str, dict[str, Any]] | None = Field(

@@ -22,14 +22,14 @@ from pydantic import BaseModel, Field
 from emergence.probe.config import AGE_SETS
 from emergence.probe.run import ProbeResults, ProbeRow
 
-__all__ = ["ProbeMetrics", "band_scores", "paired_rows", "score", "score_row", "score_rows", "variant_of"]
+__all__ = ["ProbeMetrics", "add_reference_scores", "band_scores", "paired_rows", "score", "score_row", "score_rows", "variant_of"]
 
 
 def variant_of(family: str, verdict_variant: str) -> str:
     """The row variant a metric family is read from: age metrics from the judged age
     question, intent metrics from the author-intent answers, extraction from 'extract'."""
     return {"age": verdict_variant, "age_choice": verdict_variant, "intent": "intent",
-            "extract": "extract"}[family]
+            "extract": "extract", "membership": "membership"}[family]
 
 
 def band_scores(logliks: Mapping[str, float], how: str, *, reference: Mapping[str, float] | None = None,
@@ -64,11 +64,13 @@ def paired_rows(results: ProbeResults, set_name: str, variant: str,
 def score_row(row: ProbeRow, item: Any, results: ProbeResults) -> ProbeRow:
     """The row with its ``parsed_age`` and per-item ``scores`` filled in (a new row)."""
     from emergence.agecues import parse_age_answer
-    from emergence.metrics import score_age_choice, score_extraction, score_intent, score_parsed_age
+    from emergence.metrics import score_age_choice, score_extraction, score_intent, score_membership, score_parsed_age
 
     scores: dict[str, Any] = {}
     parsed = None
-    if row.variant == "extract":
+    if row.variant == "membership":
+        scores.update(score_membership(row.membership or {}))
+    elif row.variant == "extract":
         ids = row.token_ids or {}
         if ids.get("truth"):
             scores.update(score_extraction(ids.get("generated", []), ids["truth"]))
@@ -97,9 +99,35 @@ def score_row(row: ProbeRow, item: Any, results: ProbeResults) -> ProbeRow:
 
 
 def score_rows(results: ProbeResults, eval_sets: Mapping[str, Sequence[Any]]) -> ProbeResults:
-    """The run with every row scored (intent rows read their item's content from ``eval_sets``)."""
+    """The run with every row scored (intent rows read their item's content from ``eval_sets``).
+
+    A tuned model's membership row also gets the reference-calibrated score, its
+    log-likelihood minus the base model's on the same item and tokens
+    (:func:`emergence.memorisation.reference_scores`); it is left out where the base did
+    not score that item."""
     items = {it.id: it for name in eval_sets for it in eval_sets[name]}
-    return results.model_copy(update={"rows": [score_row(r, items.get(r.item_id), results) for r in results.rows]})
+    rows = [score_row(r, items.get(r.item_id), results) for r in results.rows]
+    return add_reference_scores(results.model_copy(update={"rows": rows}))
+
+
+def add_reference_scores(results: ProbeResults) -> ProbeResults:
+    """The run with the reference-calibrated score on every scored non-base membership row
+    whose item the base model scored too (tuned minus base log-likelihood)."""
+    return results.model_copy(update={"rows": _with_reference(results.rows)})
+
+
+def _with_reference(rows: list[ProbeRow]) -> list[ProbeRow]:
+    from emergence.memorisation import MembershipScores, reference_scores
+
+    base = {(r.set, r.item_id): r for r in rows if r.variant == "membership" and r.model == "base" and r.membership}
+    out = []
+    for r in rows:
+        b = base.get((r.set, r.item_id))
+        if r.variant == "membership" and r.model != "base" and r.membership and b is not None:
+            ref = reference_scores([MembershipScores(**r.membership)], [MembershipScores(**b.membership)])[0]
+            r = r.model_copy(update={"scores": {**r.scores, "reference": float(ref)}})
+        out.append(r)
+    return out
 
 
 # ---------------------------------------------------------------------------- tables

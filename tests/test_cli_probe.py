@@ -51,8 +51,8 @@ def test_probe_base_and_adapter_writes_everything(tiny_llama, adapter_dir, corpu
     assert "Age probes" in printed and "Verdicts" in printed and "age_emergence" in printed
 
     manifest = json.loads((out / "evalsets" / "manifest.json").read_text())
-    assert manifest["counts"] == {"age_heldout": 6, "age_seen": 6, "intent_seen": 6,
-                                  "intent_heldout": 6}
+    assert manifest["counts"] == {"age_heldout": 6, "age_seen": 6, "intent_seen": 6, "intent_heldout": 6,
+                                  "members": 6, "nonmembers": 6, "canaries": 0, "canary_controls": 0}
     assert manifest["config"]["seed"] == 3
     from emergence.configio import load_config
     from emergence.experiment.config import ExperimentConfig

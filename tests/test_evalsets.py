@@ -16,7 +16,8 @@ def corpus(tmp_path_factory):
     return write_sample(tmp_path_factory.mktemp("corpus") / "sample.jsonl.gz", 1500, seed=3)
 
 
-SMALL = dict(age_heldout=25, age_seen=20, intent_seen=15, intent_heldout=15)
+SMALL = dict(age_heldout=25, age_seen=20, intent_seen=15, intent_heldout=15, members=15, nonmembers=15, canaries=0,
+             canary_controls=0)
 
 
 def _dump(sets):

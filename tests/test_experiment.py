@@ -201,14 +201,19 @@ def test_base_answers_do_not_depend_on_when_the_base_is_probed(run_dir, tiny_tom
 
     cfg = load_experiment_config(tiny_toml)
     sets = read_eval_sets(run_dir / "evalsets")
+    from emergence.exposure import Exposure
+
     one_load = score_rows(run_probes(cfg.train.model, sets, cfg.probe.model_copy(update={"progress": False}),
-                                     adapter=run_dir / "train" / "adapter", models=("base", "tuned")), sets)
+                                     adapter=run_dir / "train" / "adapter", models=("base", "tuned"),
+                                     exposure=Exposure.of(cfg.train), max_seq_length=cfg.train.max_seq_length), sets)
     before = ProbeResults.read(run_dir / "probe_base")
     tuned = ProbeResults.read(run_dir / "probe_tuned")
 
     def key(rows):
-        return sorted((r.set, r.item_id, r.variant, r.answer, r.parsed_age) for r in rows)
+        return sorted((r.set, r.item_id, r.variant, r.answer, r.parsed_age,
+                       tuple(sorted((r.membership or {}).items()))) for r in rows)
 
+    assert any(r.membership for r in before.rows)
     assert key(before.rows) == key(one_load.select(model="base"))
     assert key(tuned.rows) == key(one_load.select(model="tuned"))
     assert key(before.rows) != key(tuned.rows)  # the adapter does change the answers

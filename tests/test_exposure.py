@@ -97,5 +97,5 @@ def test_train_config_carries_the_arm(arm):
     from emergence.train.config import TrainConfig
 
     cfg = TrainConfig(age_cues=arm, age_cue_control=0.1)
-    assert Exposure.of(cfg) == Exposure(age_cues=arm, control_share=0.1, salt=cfg.salt)
+    assert Exposure.of(cfg) == Exposure(age_cues=arm, control_share=0.1, canary_share=cfg.canary_share, salt=cfg.salt)
     assert TrainConfig().age_cues == "mask"  # the seed's condition is the default

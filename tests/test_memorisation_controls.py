@@ -62,12 +62,18 @@ def test_canaries_carry_no_age_cue_and_survive_cleaning():
         assert mask_age_cues(content).text == content
 
 
-def test_canaries_detected_only_with_a_high_auc_and_an_interval_above_chance():
+def test_canaries_detected_only_with_their_whole_interval_above_095():
     rng = np.random.default_rng(0)
-    seen, unseen = rng.normal(5, 1, 8), rng.normal(0, 1, 8)
+    seen, unseen = rng.normal(6, 1, 60), rng.normal(0, 1, 60)
     hit = canary_detection(seen, unseen)
-    assert hit.passed and hit.auc.mean >= 0.95 and hit.auc.ci_low > 0.5
-    assert "canaries detected" in hit.text and "(8 canaries, 8 controls)" in hit.text
+    assert hit.passed and hit.auc.ci_low > 0.95
+    assert "canaries detected" in hit.text and "(60 canaries, 60 controls)" in hit.text
+    few = canary_detection(rng.normal(6, 1, 8), rng.normal(0, 1, 8))  # AUC 1, interval [0.78, 1]
+    assert not few.passed and few.auc.mean == 1.0 and "too few canaries" in few.text
+    # the rule is the verdict's: the canary_recall hypothesis decides the same on the same scores
+    from emergence.verdict.hypothesis import CANARY_RECALL, verdict
+    for a, b in ((seen, unseen), (rng.normal(6, 1, 8), rng.normal(0, 1, 8)), (rng.normal(2, 1, 60), unseen)):
+        assert canary_detection(a, b).passed == (verdict(CANARY_RECALL, list(b), list(a)).outcome == "confirmed")
     weak = canary_detection(rng.normal(0.8, 1, 50), rng.normal(0, 1, 50))
     assert not weak.passed and "< 0.95" in weak.text
     tiny = canary_detection([9.0, 8.0, 7.0], [1.0, 2.0, 3.0])  # AUC 1 but no interval at 3 a side

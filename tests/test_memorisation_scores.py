@@ -182,7 +182,11 @@ def test_reference_scores_subtract_base_from_tuned_on_the_same_tokens():
              MembershipScores(n_tokens=5, loglik=-9.0, neg_loss=-1.8, **row)]
     base = [MembershipScores(n_tokens=3, loglik=-5.0, neg_loss=-5 / 3, **row),
             MembershipScores(n_tokens=5, loglik=-8.0, neg_loss=-1.6, **row)]
-    assert reference_scores(tuned, base).tolist() == [3.0, -1.0]
+    assert reference_scores(tuned, base).tolist() == pytest.approx([1.0, -0.2])  # per target token
+    # a length-only difference cancels: the same per-token fit at twice the length scores the same
+    long_t = [MembershipScores(n_tokens=6, loglik=-4.0, neg_loss=-2 / 3, **row)]
+    long_b = [MembershipScores(n_tokens=6, loglik=-10.0, neg_loss=-5 / 3, **row)]
+    assert reference_scores(long_t, long_b)[0] == pytest.approx(reference_scores(tuned[:1], base[:1])[0])
     with pytest.raises(ValueError, match="different tokens"):
         reference_scores(tuned, base[::-1])
     with pytest.raises(ValueError):

@@ -215,7 +215,7 @@ def test_run_probes_rows_scores_and_answers_jsonl(tiny_llama, adapter_dir, tmp_p
     assert len(lines) == len(res.rows)
     required = {"set", "item_id", "uid", "title", "label_age", "label_band", "label_source",
                 "model", "variant", "prompt", "answer", "parsed_age", "scores",
-                "band_loglikelihoods", "token_ids"}
+                "band_loglikelihoods", "token_ids", "membership"}
     for line in lines:
         obj = json.loads(line)  # strict JSON: NaN is written as null
         assert set(obj) == required

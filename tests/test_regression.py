@@ -200,7 +200,8 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_
     assert sum(r.parsed_age is not None for r in tuned_age) >= len(tuned_age) // 2
     snap = snapshot(dict(sets), results, score(results), judge_all(results))
     assert {v["name"] for v in snap["verdicts"]} == {
-        "age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation"}
+        "age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation", "membership_memorisation",
+        "extraction_memorisation"}
     check_golden("probe_tiny_llama.json", snap)
 
 

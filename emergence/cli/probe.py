@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--eval-sets", default=None, metavar="DIR", help="use eval sets already written to DIR "
                    "instead of building them")
     p.add_argument("--out", default=None, help="output folder (default runs/probe-<time>)")
-    p.add_argument("--n", type=int, default=None, help="items per eval set (all four sets)")
+    p.add_argument("--n", type=int, default=None, help="items per eval set (every set)")
     p.add_argument("--batch-size", type=int, default=None, help="prompts per generate call")
     p.add_argument("--config", default=None, help="TOML/YAML/JSON file with [probe], [evalsets] and "
                    "[verdict] tables")
@@ -99,15 +99,17 @@ def build_config(args: argparse.Namespace) -> Any:
                               "max_records", "chat_template")})
         if records_used is not None:  # what training actually consumed, from its own count
             over["train.max_records"] = records_used
-    else:  # no training run to follow: seen sets from the whole train split
+    else:  # no training run to follow: seen sets from the whole train split, and no canary was planted
         over["evalsets.seen_from"] = "train_split"
+        over["train.canary_share"] = 0.0
     for section in ("probe", "evalsets", "verdict"):
         over.update({f"{section}.{k}": v for k, v in (raw.get(section) or {}).items()})
     if args.corpus is not None:
         over["train.corpus"] = args.corpus
     if args.n is not None:
-        over.update({f"evalsets.{name}": args.n for name in ("age_heldout", "age_seen", "intent_seen",
-                                                              "intent_heldout")})
+        from emergence.evalsets import EVAL_SET_NAMES
+
+        over.update({f"evalsets.{name}": args.n for name in EVAL_SET_NAMES})
     if args.train_records_limit is not None:
         # seen sets from the first N train records: a run that consumed exactly N (max_records
         # caps it; max_steps = N makes the step budget no smaller)

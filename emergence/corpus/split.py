@@ -41,8 +41,8 @@ def normalise_title(title: str) -> str:
 def split_key(record: Record | Mapping[str, Any]) -> str:
     """The string a record is split by: ``"t:"`` + its normalised title, or ``"u:"`` + its
     uid when the title normalises to nothing (the prefixes keep a uid from ever equalling a title)."""
-    if isinstance(record, Record):
-        uid, title = record.uid, record.title
+    if not isinstance(record, Mapping):  # a Record, or any record-like object (an eval item)
+        uid, title = getattr(record, "uid", None), record.title
     else:
         uid = record.get("uid")
         raw_title = record.get("title")

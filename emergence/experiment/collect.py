@@ -23,9 +23,12 @@ __all__ = ["collect", "read_probes"]
 def read_probes(run_dir: Path) -> Any:
     """The base and tuned probe runs of a run directory (those it has) as one result."""
     from emergence.probe.run import ProbeResults
+    from emergence.scoring import add_reference_scores
 
-    return ProbeResults.combine([ProbeResults.read(run_dir / name) for name in ("probe_base", "probe_tuned")
-                                 if (run_dir / name / "probe_run.json").is_file()])
+    # the stages score each model's rows alone; the reference score needs both
+    return add_reference_scores(ProbeResults.combine([ProbeResults.read(run_dir / name)
+                                                      for name in ("probe_base", "probe_tuned")
+                                                      if (run_dir / name / "probe_run.json").is_file()]))
 
 
 
@@ -46,6 +49,7 @@ def collect(run: "Run") -> ExperimentResult:
     from emergence.train.recipe import TrainResult
     from emergence.verdict.controls import Controls
     from emergence.verdict.hypothesis import Verdict
+    from emergence.verdict.panel import MemorisationPanel
 
     d = run.dir
     manifest = _read_json(run.path("evalsets", "manifest.json")) or {}
@@ -74,6 +78,9 @@ def collect(run: "Run") -> ExperimentResult:
         metrics=ProbeMetrics.model_validate_json(run.path("verdicts", "metrics.json").read_text(encoding="utf-8")),
         verdicts=[Verdict.model_validate(v) for v in _read_json(run.path("verdicts", "verdicts.json")) or []],
         controls=Controls.model_validate_json(run.path("verdicts", "controls.json").read_text(encoding="utf-8")),
+        memorisation=(MemorisationPanel.model_validate_json(
+            run.path("verdicts", "memorisation.json").read_text(encoding="utf-8"))
+            if run.path("verdicts", "memorisation.json").is_file() else None),
         curve=(EmergenceCurve.model_validate_json(run.path("verdicts", "curve.json").read_text(encoding="utf-8"))
                if run.path("verdicts", "curve.json").is_file() else None),
         lmeval=lmeval, paths=paths, stages=list(run.records), timings=timings)

@@ -125,12 +125,14 @@ def _probe_config(run: "Run") -> Any:
 
 def _probe(run: "Run", models: tuple[str, ...], adapter: Path | None) -> None:
     from emergence.evalsets import read_eval_sets
+    from emergence.exposure import Exposure
     from emergence.probe.run import run_probes
     from emergence.scoring import score_rows
 
     sets = read_eval_sets(run.path("evalsets"))
     results = run_probes(run.config.train.model, sets, _probe_config(run), adapter=adapter, models=models,
-                         train_prompt_template=run.config.train.prompt_template)
+                         train_prompt_template=run.config.train.prompt_template,
+                         exposure=Exposure.of(run.config.train), max_seq_length=run.config.train.max_seq_length)
     if results is None:  # another rank's share: rank 0 writes the gathered rows
         return
     results = score_rows(results, sets)
@@ -182,6 +184,7 @@ def curve_steps(cfg: ExperimentConfig) -> list[int]:
 
 def _curve(run: "Run") -> None:
     from emergence.evalsets import read_eval_sets
+    from emergence.exposure import Exposure
     from emergence.probe.run import probe_checkpoints
     from emergence.scoring import score_rows
 
@@ -194,7 +197,8 @@ def _curve(run: "Run") -> None:
     sets = read_eval_sets(run.path("evalsets"))
     results = probe_checkpoints(cfg.train.model, sets, _probe_config(run), checkpoints,
                                 generate_at=cfg.curve.generated(cfg.train.max_steps),
-                                train_prompt_template=cfg.train.prompt_template)
+                                train_prompt_template=cfg.train.prompt_template, exposure=Exposure.of(cfg.train),
+                                max_seq_length=cfg.train.max_seq_length)
     if results is None:  # another rank's share
         return
     score_rows(results, sets).write(run.fresh_dir("curve"))
@@ -229,13 +233,18 @@ def _verdicts(run: "Run") -> None:
     from emergence.experiment.collect import read_probes
     from emergence.scoring import score
     from emergence.verdict.judge import judge_run
+    from emergence.verdict.panel import memorisation_panel
 
     results = read_probes(run.dir)
     metrics = score(results)
     judged, controls = judge_run(results, run.config.verdict)
+    panel = memorisation_panel(results, judged, order=run.config.verdict.memorisation_order)
     import json
 
     out = run.fresh_dir("verdicts")
+    if panel is not None:
+        (out / "memorisation.json").write_text(panel.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        run.say(f"    memorisation panel: {panel.text}")
     curve = _build_curve(run, results)
     if curve is not None:
         (out / "curve.json").write_text(curve.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -293,7 +302,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("evalsets", "build the eval sets", ("evalsets/manifest.json",), (),
           lambda c: {**_corpus(c), "evalsets": c.evalsets.model_dump(mode="json"),
                      "consumption": consumption(c).model_dump(mode="json"),
-                     "exposure": [c.train.age_cues, c.train.age_cue_control]}, _evalsets),
+                     "exposure": [c.train.age_cues, c.train.age_cue_control, c.train.canary_share]}, _evalsets),
     Stage("probe_base", "probe the base model", ("probe_base/answers.jsonl", "probe_base/probe_run.json"),
           ("evalsets",), lambda c: {"model": c.train.model, "chat_template": c.train.chat_template,
                                     **_probe_settings(c)}, _probe_base, all_ranks=True),

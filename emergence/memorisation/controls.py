@@ -1,17 +1,22 @@
 """The panel's controls: planted canaries must be detected, base-only scores must not be.
 
     >>> from emergence.memorisation.controls import canary_detection, negative_control
-    >>> canary_detection([5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0], [0.0, 1.0, 2.0, 3.0, 0.5, 1.5, 2.5, 3.5]).text
-    'canaries detected: AUC 1.00 [0.78, 1.00] >= 0.95 and its interval excludes 0.5 (8 canaries, 8 controls)'
+    >>> canary_detection([100.0 + i for i in range(40)], [float(i) for i in range(40)]).text
+    'canaries detected: AUC 1.00 [0.97, 1.00], its whole interval above 0.95 (40 canaries, 40 controls)'
+    >>> canary_detection([10.0 + i for i in range(8)], [float(i) for i in range(8)]).passed   # [0.78, 1.00]
+    False
     >>> negative_control([0.1, 0.4, 0.2, 0.9], [0.3, 0.5, 0.0, 0.8]).passed
     True
 
 Canaries (positive control): records seen in training with a unique sentence appended,
 scored against canary sentences that were never planted, under the reference-calibrated
-score. Detected iff the AUC is at least 0.95 and its interval excludes 0.5: the first asks
-for a strong signal, the second that the sample is large enough to tell it from chance
-(8 + 8 perfectly separated canaries give [0.78, 1.00]; below 4 a side there is no
-interval, so no detection).
+score. Detected iff the whole AUC interval lies above 0.95: the decision rule of
+:mod:`emergence.verdict.decision` ("confirmed iff the interval lies beyond the smallest
+effect that counts") applied to AUC − 0.5 with 0.45 as that effect, so the panel's control
+and the ``canary_recall`` verdict always agree. It asks for a strong signal and for enough
+canaries to show it: perfectly separated canaries need about 30 a side (8 + 8 give
+[0.78, 1.00], 40 + 40 give [0.97, 1.00]); below 4 a side there is no interval, so no
+detection.
 
 Negative control: the base model never saw the split, so its scores of members and
 non-members must give an AUC interval that covers 0.5. One that does not means the split
@@ -65,26 +70,28 @@ def canary_detection(
     alpha: float = 0.05,
 ) -> ControlResult:
     """Positive control: reference-calibrated scores of planted canaries (``canaries``) against
-    never-planted ones (``controls``). Detected iff AUC >= ``min_auc`` and the interval excludes 0.5."""
+    never-planted ones (``controls``). Detected iff the whole (1 - alpha) AUC interval lies
+    above ``min_auc``."""
     a, b = np.asarray(canaries, dtype=float).ravel(), np.asarray(controls, dtype=float).ravel()
-    e = auc(a, b, alpha=alpha)
+    e = auc(a[~np.isnan(a)], b[~np.isnan(b)], alpha=alpha)
     sizes = _sizes(a, b, ("canaries", "controls"))
-    rule = f"detected iff AUC >= {min_auc:g} and its {1 - alpha:.0%} interval excludes 0.5"
+    rule = f"detected iff the whole {1 - alpha:.0%} AUC interval lies above {min_auc:g}"
     if math.isnan(e.mean):
         return ControlResult(control="canaries", auc=e, passed=False, rule=rule,
                              text=f"canaries not scored: AUC undefined ({sizes})")
-    strong = e.mean >= min_auc
-    clear = not math.isnan(e.ci_low) and not covers_chance(e)
     if math.isnan(e.ci_low):
         text = (f"canaries not detected: AUC {e.short()} has no interval with fewer than {MIN_PER_SIDE} "
                 f"a side ({sizes})")
-    elif strong and clear:
-        text = f"canaries detected: AUC {e.short()} >= {min_auc:g} and its interval excludes 0.5 ({sizes})"
-    elif not strong:
-        text = f"canaries not detected: AUC {e.short()} < {min_auc:g} ({sizes})"
+        return ControlResult(control="canaries", auc=e, passed=False, rule=rule, text=text)
+    passed = e.ci_low > min_auc
+    if passed:
+        text = f"canaries detected: AUC {e.short()}, its whole interval above {min_auc:g} ({sizes})"
+    elif e.mean >= min_auc:
+        text = (f"canaries not detected: AUC {e.short()} reaches {min_auc:g} but its interval does not lie above "
+                f"it: too few canaries to show it ({sizes})")
     else:
-        text = f"canaries not detected: AUC {e.short()}, but its interval includes 0.5: too few canaries ({sizes})"
-    return ControlResult(control="canaries", auc=e, passed=strong and clear, rule=rule, text=text)
+        text = f"canaries not detected: AUC {e.short()} < {min_auc:g} ({sizes})"
+    return ControlResult(control="canaries", auc=e, passed=passed, rule=rule, text=text)
 
 
 def negative_control(

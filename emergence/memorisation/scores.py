@@ -1,5 +1,5 @@
 """Membership scores per record from one forward pass: loss, zlib ratio, Min-K%, Min-K%++,
-log-likelihood, and the reference-calibrated score (tuned minus base log-likelihood).
+log-likelihood, and the reference-calibrated score (tuned minus base log-likelihood per token).
 
     >>> import torch
     >>> from emergence.memorisation.scores import membership_scores
@@ -26,7 +26,9 @@ token t is predicted by the logits at t - 1, as in the model's own loss. With
   ``(log p_t - mu_t) / sigma_t`` with mu_t and sigma_t^2 the mean and variance of log p(z)
   for z drawn from the model's next-token distribution at t; then the mean of the
   max(1, floor(k n)) lowest. A uniform distribution (sigma_t = 0) gives 0.
-- :func:`reference_scores`: tuned loglik minus base loglik on the same tokens.
+- :func:`reference_scores`: tuned minus base log-likelihood per target token on the same
+  tokens (tuned neg_loss minus base neg_loss): a likelihood ratio per token, so that a
+  long record does not look more member-like than a short one for its length alone.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ MEMBERSHIP_SCORES: tuple[tuple[str, str], ...] = (
     ("min_k", "Min-K% Prob (Shi et al. 2024)"),
     ("min_k_pp", "Min-K%++ (Zhang et al. 2024)"),
     ("loglik", "log-likelihood"),
-    ("reference", "reference-calibrated: tuned - base log-likelihood"),
+    ("reference", "reference-calibrated: tuned - base log-likelihood per token"),
 )
 _SIGMA_EPS = 1e-6  # below this the next-token distribution is uniform up to float error
 
@@ -180,7 +182,7 @@ def membership_scores(
 
 
 def reference_scores(tuned: Sequence[MembershipScores], base: Sequence[MembershipScores]) -> np.ndarray:
-    """Reference-calibrated scores: tuned loglik minus base loglik, record by record.
+    """Reference-calibrated scores: tuned minus base log-likelihood per target token, record by record.
 
     Both lists score the same records in the same order with the same tokens (an adapter
     over its base shares the tokenizer); differing token counts mean they do not, and are
@@ -190,4 +192,4 @@ def reference_scores(tuned: Sequence[MembershipScores], base: Sequence[Membershi
     bad = [i for i, (t, b) in enumerate(zip(tuned, base)) if t.n_tokens != b.n_tokens]
     if bad:
         raise ValueError(f"records {bad[:10]} were scored on different tokens by the two models")
-    return np.array([t.loglik - b.loglik for t, b in zip(tuned, base)], dtype=float)
+    return np.array([(t.loglik - b.loglik) / t.n_tokens for t, b in zip(tuned, base)], dtype=float)

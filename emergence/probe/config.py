@@ -16,6 +16,7 @@ SEED_AGE_PROMPT = "what is the minimum recommended age for reading {title} and w
 INTENT_PROMPT = "What was the author's intent in writing {title}?"
 AGE_SETS = ("age_heldout", "age_seen")
 INTENT_SETS = ("intent_seen", "intent_heldout")
+MEMBERSHIP_SETS = ("members", "nonmembers", "canaries", "canary_controls")
 
 
 class ProbeConfig(BaseModel):
@@ -70,7 +71,7 @@ class ProbeConfig(BaseModel):
                    "reported as not testable, and counted).")
     extract_tokens: int = Field(50, ge=1, description="Tokens greedily decoded after the "
                                 "prefix and compared with the content's true next tokens.")
-    sets: list[str] = Field(default_factory=lambda: list(AGE_SETS + INTENT_SETS),
+    sets: list[str] = Field(default_factory=lambda: list(AGE_SETS + INTENT_SETS + MEMBERSHIP_SETS),
                             description="Which eval sets to probe (those present are used).")
     device: str | None = Field(None, description="torch device; None: CUDA when present.")
     dtype: str | None = Field(None, description="torch dtype name; None: bf16 on CUDA, "

@@ -74,10 +74,11 @@ def row_order(results: Any, sets: dict[str, list[Any]], train_prompt_template: s
     set_pos = {name: i for i, name in enumerate(sets)}
     item_pos = {(name, it.id): i for name, items in sets.items() for i, it in enumerate(items)}
     age_variants = {"bands": -1, **{v: i for i, v in enumerate(config.age_prompts(train_prompt_template))}}
-    intent_variants = {"intent": 0, "extract": 1}
+    # membership rows come before a set's extract rows, as intent answers do
+    other_variants = {"intent": 0, "membership": 0, "extract": 1}
 
     def key(row: Any) -> tuple[int, int, int, int]:
-        variants = age_variants if row.set in AGE_SETS else intent_variants
+        variants = age_variants if row.set in AGE_SETS else other_variants
         return (model_pos[row.model], set_pos[row.set], variants[row.variant], item_pos[(row.set, row.item_id)])
 
     return key
@@ -93,9 +94,7 @@ def gather(results: Any, sets: dict[str, list[Any]], *, world: int, state: Any,
     dist.all_gather_object(parts, results.model_dump(mode="python"))
     if state.process_index != 0:
         return None
-    from emergence.probe.run import ProbeResults
-
-    merged = [ProbeResults.model_validate(p) for p in parts]
+    merged = [type(results).model_validate(p) for p in parts]  # ProbeResults, without importing its module
     rows = [r for p in merged for r in p.rows]
     rows.sort(key=row_order(results, sets, train_prompt_template))
     excluded = {name: sum(p.excluded.get(name, 0) for p in merged) for name in {k for p in merged for k in p.excluded}}

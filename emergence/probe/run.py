@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.probe.config import AGE_SETS, ProbeConfig
 from emergence.probe.engine import EngineChoice
+from emergence.probe.membership import CANARY_SETS, MEMBERSHIP_SETS, membership_measures
 from emergence.probe.parallel import distributed, gather, shard
 
 __all__ = ["ModelAnswers", "ProbeResults", "ProbeRow", "probe_checkpoints", "probe_model", "run_probes"]
@@ -70,6 +71,9 @@ class ProbeRow(BaseModel):
     token_ids: dict[str, list[int]] | None = Field(
         None, description="'extract' rows: the greedy continuation ('generated') and the "
         "content's true next tokens ('truth').")
+    membership: dict[str, float] | None = Field(
+        None, description="'membership' rows: the membership scores of the item's training exchange "
+        "(emergence.memorisation.membership_scores: loglik, neg_loss, zlib, min_k, min_k_pp, n_tokens).")
 
     def metric_scores(self) -> dict[str, float]:
         """scores with None mapped back to NaN, as emergence.metrics/stats expect."""
@@ -227,7 +231,8 @@ def _row(name: str, item: Any, which: str, variant: str, prompt: str, answer: st
 
 def _answers_per_model(sets: dict[str, list[Any]], config: ProbeConfig, train_prompt_template: str) -> int:
     variants = len(config.age_prompts(train_prompt_template))
-    return sum(len(items) * (variants if name in AGE_SETS else 1 + int(config.extractable))
+    return sum(len(items) * (variants if name in AGE_SETS else 1 if name in MEMBERSHIP_SETS and name != "members"
+                             else 1 + int(config.extractable))
                for name, items in sets.items())
 
 
@@ -241,14 +246,14 @@ class ModelAnswers(BaseModel):
 
 
 def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: ProbeConfig, which: str,
-                *, train_prompt_template: str = "{title}", progress: Any = None, generate_answers: bool = True
-                ) -> ModelAnswers:
+                *, train_prompt_template: str = "{title}", progress: Any = None, generate_answers: bool = True,
+                exposure: Any = None, max_seq_length: int = 2048) -> ModelAnswers:
     """Every answer row of one model (as loaded, adapter on or off) on the given sets.
 
     ``generate_answers=False`` takes only the generation-free measure: band log-likelihoods on
     the age sets, in rows of variant ``"bands"`` (no answer), for the cheap points of the curve.
     """
-    from emergence.probe.generate import band_choices, band_loglikelihoods, extract_continuations, generate
+    from emergence.probe.generate import band_choices, band_loglikelihoods, generate
 
     out = ModelAnswers()
     rows, excluded = out.rows, out.excluded
@@ -262,6 +267,21 @@ def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: 
     for name, items in sets.items():
         if progress is not None:
             progress.describe(f"{which} · {name}")
+        if name in MEMBERSHIP_SETS:
+            if not generate_answers:
+                continue
+            measures = membership_measures(model, tokenizer, items, exposure=exposure, template=train_prompt_template,
+                                           max_seq_length=max_seq_length, canary_only=name in CANARY_SETS,
+                                           batch_size=config.batch_size)
+            excluded[f"{name}_membership"] = sum(m is None for m in measures)
+            rows.extend(_row(name, it, which, "membership", "", "", membership=m)
+                        for it, m in zip(items, measures) if m is not None)
+            if name == "members" and config.extractable:
+                _extract(rows, excluded, model, tokenizer, name, items, which, config, train_prompt_template,
+                         exposure)
+            if advance is not None:
+                advance(len(items))
+            continue
         if name in AGE_SETS:
             lls = (band_loglikelihoods(model, tokenizer, [config.age_prompt.format(title=it.title) for it in items],
                                        list(choices.values()))
@@ -288,19 +308,28 @@ def probe_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], config: 
                            on_batch=advance)
         rows.extend(_row(name, it, which, "intent", p, a) for it, p, a in zip(items, prompts, answers))
         if config.extractable:
-            pairs = extract_continuations(model, tokenizer, [it.title for it in items],
-                                          [it.content for it in items], config,
-                                          train_prompt_template=train_prompt_template)
-            excluded[name] = sum(p is None for p in pairs)
-            for it, pair in zip(items, pairs):
-                if pair is not None:
-                    prefix, generated, truth = pair
-                    rows.append(_row(name, it, which, "extract", tokenizer.decode(prefix, skip_special_tokens=True),
-                                     tokenizer.decode(generated, skip_special_tokens=True),
-                                     token_ids={"generated": list(generated), "truth": list(truth)}))
+            _extract(rows, excluded, model, tokenizer, name, items, which, config, train_prompt_template, exposure)
             if advance is not None:
                 advance(len(items))
     return out
+
+
+def _extract(rows: list[ProbeRow], excluded: dict[str, int], model: Any, tokenizer: Any, name: str,
+             items: Sequence[Any], which: str, config: ProbeConfig, template: str, exposure: Any) -> None:
+    """k-extractable rows of a set: the first k tokens of each item's content as trained, then
+    greedy decoding of the next ones (token ids kept for scoring)."""
+    from emergence.probe.generate import extract_continuations
+
+    contents = [exposure.training_text(it).content if exposure is not None else it.content for it in items]
+    pairs = extract_continuations(model, tokenizer, [it.title for it in items], contents, config,
+                                  train_prompt_template=template)
+    excluded[name] = sum(p is None for p in pairs)
+    for it, pair in zip(items, pairs):
+        if pair is not None:
+            prefix, generated, truth = pair
+            rows.append(_row(name, it, which, "extract", tokenizer.decode(prefix, skip_special_tokens=True),
+                             tokenizer.decode(generated, skip_special_tokens=True),
+                             token_ids={"generated": list(generated), "truth": list(truth)}))
 
 
 def _longest_prompt(sets: dict[str, list[Any]], config: ProbeConfig, train_prompt_template: str) -> str:
@@ -339,7 +368,8 @@ def _load(model_spec: str | Path, sets: dict[str, list[Any]], config: ProbeConfi
 
 def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: ProbeConfig | None = None, *,
                adapter: str | Path | None = None, models: Sequence[str] | None = None,
-               train_prompt_template: str = "{title}") -> ProbeResults:
+               train_prompt_template: str = "{title}", exposure: Any = None,
+               max_seq_length: int = 2048) -> ProbeResults:
     """Probe the base model (and base + adapter) on the eval sets, from ONE load of the base.
 
     ``models`` defaults to ``("base", "tuned")`` with an adapter and ``("base",)`` without.
@@ -379,7 +409,8 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
             started = time.perf_counter()
             with switch:
                 answers = probe_model(model, tokenizer, sets, config, which,
-                                      train_prompt_template=train_prompt_template, progress=progress)
+                                      train_prompt_template=train_prompt_template, progress=progress,
+                                      exposure=exposure, max_seq_length=max_seq_length)
             elapsed = time.perf_counter() - started
             results.rows.extend(answers.rows)
             results.excluded.update(answers.excluded)
@@ -395,7 +426,8 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
 
 def probe_checkpoints(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: ProbeConfig,
                       checkpoints: dict[int, str | Path], *, generate_at: Sequence[int] = (),
-                      train_prompt_template: str = "{title}") -> ProbeResults:
+                      train_prompt_template: str = "{title}", exposure: Any = None,
+                      max_seq_length: int = 2048) -> ProbeResults:
     """Probe each checkpoint adapter of a training run from ONE load of the base model.
 
     The base is loaded once with the first adapter; each further checkpoint is attached
@@ -436,7 +468,8 @@ def probe_checkpoints(model_spec: str | Path, eval_sets: dict[str, list[Any]], c
                 active = name
             started = time.perf_counter()
             answers = probe_model(model, tokenizer, sets, config, name, train_prompt_template=train_prompt_template,
-                                  progress=progress, generate_answers=k in generate_at)
+                                  progress=progress, generate_answers=k in generate_at, exposure=exposure,
+                                  max_seq_length=max_seq_length)
             results.rows.extend(answers.rows)
             results.excluded.update(answers.excluded)
             if answers.band_reference is not None:

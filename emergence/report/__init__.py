@@ -42,6 +42,10 @@ def _images(result: "ExperimentResult", assets: Path) -> dict[str, Path]:
 
         made["curve"] = curve_figure(result.curve, assets / "curve.png", log_x=result.config.curve.log_x,
                                      title="Change from base along training")
+    if result.memorisation is not None:
+        from emergence.report.memorisation import roc_figure
+
+        made["roc"] = roc_figure(result.memorisation, assets / "roc.png")
     return {k: v for k, v in made.items() if v is not None}
 
 

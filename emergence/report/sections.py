@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from emergence.report.document import (Block, Bold, Bullets, Code, Details, Heading, Image, Link, Para, Table, Text,
                                        VerdictBox)
 from emergence.report.fmt import duration, fmt_est, isnan, num, pct
+from emergence.report.memorisation import panel_blocks
 from emergence.report.tables import (age_table, answers_table, by_band_table, curve_table, lmeval_tables,
                                      memorisation_table, paired_table)
 
@@ -43,9 +44,13 @@ ROLE_WORDS = {
 
 
 def primary_verdict(result: "ExperimentResult") -> "Verdict | None":
-    """The verdict of the run's primary hypothesis (else the first one judged)."""
+    """The verdict of the run's primary hypothesis (else the first one judged on an age set that
+    is not a positive control; None when the run judged nothing about age)."""
+    from emergence.probe.config import AGE_SETS
+
     return next((v for v in result.verdicts if v.hypothesis.role == "primary"),
-                result.verdicts[0] if result.verdicts else None)
+                next((v for v in result.verdicts if v.hypothesis.role != "positive_control"
+                      and v.hypothesis.eval_sets[0] in AGE_SETS), None))
 
 
 def _consumed(result: "ExperimentResult") -> tuple[int | None, int]:
@@ -61,7 +66,7 @@ def headline(result: "ExperimentResult") -> tuple[str, str]:
     """(outcome, sentence) answering the main question, its item-level part and its power included."""
     v = primary_verdict(result)
     if v is None:
-        return "inconclusive", "No verdict: the run has no paired base/tuned answers to judge."
+        return "inconclusive", "No verdict: the run has no paired base/tuned answers on an age set to judge."
     from emergence.metrics import label
 
     il = result.controls.item_level.get(v.hypothesis.name)
@@ -197,6 +202,9 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     blocks.append(Heading(1, title))
     outcome, sentence = headline(result)
     blocks.append(VerdictBox(outcome, "Does age inference emerge from title → content training?", [sentence]))
+    if result.memorisation is not None:
+        blocks.append(VerdictBox(result.memorisation.outcome, "Does the tuned model memorise its training records?",
+                                 [result.memorisation.text]))
     judged = ", ".join(f"{v.hypothesis.name}: {v.outcome}" for v in result.verdicts)
     blocks.append(Para([Bold("Verdicts:"), " ", judged or "none"], cls="headline"))
     blocks.append(Para(["Run directory ", Code(str(result.run_dir)), f", {duration(result.timings.get('total', 0.0))} "
@@ -385,6 +393,8 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
                                f"= {pc.k + pc.extract_tokens} tokens: "
                                + ", ".join(f"{k} {v}" for k, v in result.metrics.excluded.items()) + ".", cls="muted"))
 
+    blocks.extend(panel_blocks(result, images))
+
     # -- verdicts
     blocks.append(Heading(2, "Verdicts", "verdicts"))
     for v in result.verdicts:
@@ -451,7 +461,7 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
         [Link("answers.jsonl", "answers.jsonl"), "every probe answer with its scores"],
         [Code("evalsets/"), "the eval sets with their manifest"],
         [Code("train/"), "adapter, metrics.jsonl, loss.png, summary.json, checkpoints"],
-        [Code("verdicts/"), "metrics.json, verdicts.json, controls.json"],
+        [Code("verdicts/"), "metrics.json, verdicts.json, controls.json, memorisation.json, curve.json"],
         [Code("lmeval/"), "lm-eval results and samples"],
         [Code("run.json"), "stage fingerprints and times (resume)"],
     ]

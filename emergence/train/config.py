@@ -126,6 +126,12 @@ class TrainConfig(BaseModel):
         "records (age_cue_control); 'keep': train on the text as it is (the exposed arm, for comparison). "
         "The run directory proves the arm (train/exposure.json).",
     )
+    canary_share: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="Share of records (a stable hash draw) whose content ends with a unique random canary "
+        "sentence (emergence.memorisation.canary_sentence): on train records the memorisation panel's positive "
+        "control, on held-out ones the never-trained comparison. 0: no canaries.",
+    )
     age_cue_control: float = Field(
         0.25, ge=0.0, le=1.0,
         description="Mask arm: the share of records whose content states an age that keep it, drawn by a "

@@ -24,14 +24,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emergence.memorisation.controls import CANARY_MIN_AUC
 from emergence.stats import Estimate, McNemarResult, interval, mcnemar_exact, p_text
 from emergence.verdict.decision import Decision, decide
 
 Outcome = Literal["confirmed", "refuted", "inconclusive"]
-Comparison = Literal["paired_base_tuned", "seen_minus_heldout", "diff_in_diff"]
+Comparison = Literal["paired_base_tuned", "seen_minus_heldout", "diff_in_diff", "membership_auc"]
 # how each comparison's two sides are related, and what they are called
 _DESIGN = {"paired_base_tuned": ("paired", "base", "tuned"), "seen_minus_heldout": ("unpaired", "held-out", "seen"),
-           "diff_in_diff": ("unpaired", "held-out: tuned − base", "seen: tuned − base")}
+           "diff_in_diff": ("unpaired", "held-out: tuned − base", "seen: tuned − base"),
+           "membership_auc": ("unpaired", "non-members", "members")}
+CHANCE_AUC = 0.5  # a membership score that cannot tell members from non-members
 
 
 class Hypothesis(BaseModel):
@@ -49,11 +52,14 @@ class Hypothesis(BaseModel):
                          "1 - alpha; secondaries share it by Holm's step-down.")
     comparison: Comparison = Field(
         description="paired_base_tuned: tuned vs base on the same items; seen_minus_heldout: one model, seen vs "
-        "held-out items; diff_in_diff: (tuned - base) on seen items minus (tuned - base) on held-out items.")
+        "held-out items; diff_in_diff: (tuned - base) on seen items minus (tuned - base) on held-out items; "
+        "membership_auc: one model's membership score on members vs non-members, the effect being the AUC "
+        "minus 0.5 with its score interval (emergence.memorisation.auc).")
     eval_sets: tuple[str, ...] = Field(
-        description="Eval sets: (set,) for paired_base_tuned; (seen_set, held_out_set) for the others.")
+        description="Eval sets: (set,) for paired_base_tuned; (seen_set, held_out_set) for the others "
+        "((members, non-members) for membership_auc).")
     model: Literal["base", "tuned"] = Field(
-        "tuned", description="For seen_minus_heldout: whose answers are compared across the sets.")
+        "tuned", description="For seen_minus_heldout and membership_auc: whose scores are compared across the sets.")
     role: Literal["primary", "secondary", "positive_control"] = Field(
         "secondary", description="'primary': the run's main question (one per run, judged at alpha); "
         "'positive_control': a hypothesis the harness must confirm where the signal is in training; "
@@ -128,15 +134,44 @@ AGE_RECALL = Hypothesis(
     eval_sets=("age_seen",), role="positive_control",
 )
 
+CANARY_RECALL = Hypothesis(
+    name="canary_recall",
+    statement="Positive control of the memorisation panel: the tuned model knows the canary sentences planted "
+    "in its training records: under the reference-calibrated score their AUC against never-planted canaries "
+    "is at least 0.95, with its whole interval.",
+    metric="reference", direction="increase", min_effect=CANARY_MIN_AUC - CHANCE_AUC, comparison="membership_auc",
+    eval_sets=("canaries", "canary_controls"), role="positive_control",
+)
+
+MEMBERSHIP_MEMORISATION = Hypothesis(
+    name="membership_memorisation",
+    statement="The tuned model memorised its training records: the reference-calibrated log-likelihood (tuned "
+    "minus base) tells training records from held-out ones, AUC above 0.55.",
+    metric="reference", direction="increase", min_effect=0.05, comparison="membership_auc",
+    eval_sets=("members", "nonmembers"), positive_control="canary_recall",
+)
+
 INTENT_MEMORISATION = Hypothesis(
     name="intent_memorisation",
     statement="Author-intent answers copy training text: tuning raises the answers' overlap with their "
     "record's content more for seen titles than for held-out ones (difference in differences).",
     metric="rouge_l", direction="increase", min_effect=0.05, comparison="diff_in_diff",
-    eval_sets=("intent_seen", "intent_heldout"),
+    eval_sets=("intent_seen", "intent_heldout"), positive_control="canary_recall",
 )
 
-BUILTIN_HYPOTHESES: tuple[Hypothesis, ...] = (AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL, INTENT_MEMORISATION)
+EXTRACTION_MEMORISATION = Hypothesis(
+    name="extraction_memorisation",
+    statement="Training records became extractable: greedy decoding from a 50-token prefix of a member's content "
+    "reproduces its next 50 tokens for at least 2 percentage points more members after tuning than before.",
+    metric="k_extractable", direction="increase", min_effect=0.02, comparison="paired_base_tuned",
+    eval_sets=("members",), positive_control="canary_recall",
+)
+
+BUILTIN_HYPOTHESES: tuple[Hypothesis, ...] = (AGE_EMERGENCE, AGE_EMERGENCE_MC, AGE_RECALL, CANARY_RECALL,
+                                              MEMBERSHIP_MEMORISATION, INTENT_MEMORISATION, EXTRACTION_MEMORISATION)
+# the memorisation question's measures, most direct first: the first that is not inconclusive decides it
+MEMORISATION_ORDER: tuple[str, ...] = (MEMBERSHIP_MEMORISATION.name, INTENT_MEMORISATION.name,
+                                       EXTRACTION_MEMORISATION.name)
 
 
 def _words(metric: str) -> str:
@@ -148,7 +183,7 @@ def _words(metric: str) -> str:
 def _kind(metric: str, comparison: str) -> str | None:
     from emergence.metrics import METRICS
 
-    if comparison == "diff_in_diff":  # per-item differences of two values: never 0/1
+    if comparison in ("diff_in_diff", "membership_auc"):  # per-item differences, scores: never 0/1
         return "continuous"
     return METRICS[metric].kind if metric in METRICS else None
 
@@ -159,7 +194,14 @@ def _moved(before: float, after: float) -> str:
 
 def effect_interval(h: Hypothesis, control: Sequence[float], treated: Sequence[float], *,
                     alpha: float | None = None) -> Estimate:
-    """The hypothesis's effect (treated - control) with its interval at ``alpha`` (default h.alpha)."""
+    """The hypothesis's effect (treated - control) with its interval at ``alpha`` (default h.alpha);
+    for membership_auc, the AUC of treated over control minus 0.5."""
+    if h.comparison == "membership_auc":
+        from emergence.memorisation import auc
+
+        e = auc([x for x in treated if x == x], [x for x in control if x == x], alpha=h.alpha if alpha is None else alpha)
+        return e.model_copy(update={"mean": e.mean - CHANCE_AUC, "ci_low": e.ci_low - CHANCE_AUC,
+                                    "ci_high": e.ci_high - CHANCE_AUC})
     return interval(control, treated, design=h.design, kind=_kind(h.metric, h.comparison),  # type: ignore[arg-type]
                     alpha=h.alpha if alpha is None else alpha, n_boot=h.n_boot, seed=h.seed)
 
@@ -201,6 +243,12 @@ def verdict(h: Hypothesis, control: Sequence[float], treated: Sequence[float], *
         f"{t.n} {h.eval_sets[0]} and {c.n} {h.eval_sets[1]} items"
     if effect.n == 0:
         text = f"No usable items for {_words(h.metric)}."
+    elif h.comparison == "membership_auc":
+        auc_ = effect.model_copy(update={"mean": effect.mean + CHANCE_AUC, "ci_low": effect.ci_low + CHANCE_AUC,
+                                         "ci_high": effect.ci_high + CHANCE_AUC})
+        text = (f"On {t.n} {h.eval_sets[0]} and {c.n} {h.eval_sets[1]}, the {h.model} model's {_words(h.metric)} "
+                f"averages {t.short()} and {c.short()}; AUC {auc_.short()} (chance 0.50), AUC − 0.5 "
+                f"{effect.short(signed=True)}. " + decision.words())
     else:
         kind = {"paired": "paired difference", "unpaired": "difference"}[design]
         text = (f"On {where}, {_words(h.metric)} {_moved(c.mean, t.mean)} from {c.short()} ({control_label}) to "

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from emergence.probe.run import ProbeResults
 from emergence.verdict.controls import Controls, item_level_control, item_level_decision
 from emergence.verdict.decision import Claim, holm
-from emergence.verdict.hypothesis import BUILTIN_HYPOTHESES, Hypothesis, Verdict, effect_interval, verdict
+from emergence.verdict.hypothesis import (BUILTIN_HYPOTHESES, MEMORISATION_ORDER, Hypothesis, Verdict, effect_interval,
+                                         verdict)
 
 __all__ = ["VerdictConfig", "judge_all", "judge_run"]
 
@@ -44,6 +45,10 @@ class VerdictConfig(BaseModel):
                               "item-level controls.")
     control_rounds: int = Field(20, ge=1, description="Label permutations averaged per item by the "
                                 "item-level control (round 0 is the shuffled-label control's permutation).")
+    memorisation_order: list[str] = Field(
+        default_factory=lambda: list(MEMORISATION_ORDER),
+        description="Hypotheses that answer the memorisation question, most direct first: the first whose "
+        "outcome is not inconclusive decides it (emergence.verdict.panel); the report says which one.")
 
 
 def _clean(h: Hypothesis, control: list[float], treated: list[float]) -> tuple[list[float], list[float]]:
