@@ -272,6 +272,11 @@ def evaluate(
     manager = TaskManager(include_path=str(tasks_path()),
                           include_defaults=not set(names) <= ours,
                           metadata=meta)
+    known = set(manager.all_tasks) | set(manager.all_groups) | set(getattr(manager, "all_tags", ()))
+    unknown = [n for n in names if n not in known]
+    if unknown:  # before the model loads, not after
+        raise TaskDataError(f"unknown task(s) {', '.join(unknown)}: ours are {', '.join(TASK_NAMES + GROUP_NAMES)} "
+                            "(lm-eval's own tasks by their lm-eval names)")
     results = lm_eval.simple_evaluate(
         model="hf", model_args=model_args, tasks=names, task_manager=manager, limit=limit,
         batch_size=batch_size, device=device, apply_chat_template=apply_chat_template,

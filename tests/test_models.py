@@ -356,6 +356,10 @@ def test_smollm2_converts_and_answers():
     assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == model.config.eos_token_id
     assert tok.pad_token == "<|im_end|>" and tok.bos_token == "<|im_start|>"
     assert abs(model.config.rms_norm_eps - 1e-5) < 1e-12
+    # a byte-level BPE: no WordPiece clean-up (transformers warns on every load when it is on)
+    tok_cfg = json.loads((path / "tokenizer_config.json").read_text())
+    assert tok_cfg["clean_up_tokenization_spaces"] is False and tok.clean_up_tokenization_spaces is False
+    assert tok.decode(tok("a book , for ages 3 .").input_ids) == "a book , for ages 3 ."
     msgs = [{"role": "user", "content": "What is the capital of France?"}]
     text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     assert text.rstrip().endswith("<|im_start|>assistant")

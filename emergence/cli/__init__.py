@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from emergence.cli.common import quiet_cpu_only_noise, quiet_library_bars
+
+    # before any library is imported: the commands print their own progress (eval keeps
+    # lm-eval's bars on a terminal, its only progress)
+    quiet_library_bars(keep_on_terminal=args.command == "eval")
+    quiet_cpu_only_noise()
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["error_line", "log_to_stderr", "quiet_library_bars", "user_errors"]
+__all__ = ["error_line", "log_to_stderr", "print_json", "quiet_cpu_only_noise", "quiet_library_bars", "user_errors"]
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
@@ -50,6 +50,15 @@ def quiet_library_bars(*, keep_on_terminal: bool = False) -> None:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+
+
+def quiet_cpu_only_noise() -> None:
+    """The one message bitsandbytes logs on import on a CPU with AVX-512 BF16 (it tries to fetch a
+    hub kernel for 4-bit CPU matmuls): peft imports bitsandbytes whenever it is installed, and
+    emergence never runs 4-bit on a CPU (the preflight refuses it), so that module's logger is
+    set to errors only. Nothing else is silenced; bitsandbytes is a [gpu] extra, not installed
+    by the CPU set-up at all."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:

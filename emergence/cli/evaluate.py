@@ -85,19 +85,17 @@ def _eval(args: argparse.Namespace) -> int:
         return 2
     log_to_stderr()  # which documents the tasks read
     from emergence.lmeval import TaskDataError, evaluate, format_results
+    from emergence.train.preflight import TrainSetupError, _resolve_model
 
     try:
+        model = _resolve_model(args.model)  # a folder that is not there, a hub id offline: said now
         results = evaluate(
-            args.model, adapter=args.adapter, tasks=args.tasks, limit=_limit(args.limit),
+            model, adapter=args.adapter, tasks=args.tasks, limit=_limit(args.limit),
             out_dir=args.out, metadata=metadata, batch_size=batch, device=args.device,
             apply_chat_template=args.chat_template, bootstrap_iters=args.bootstrap_iters,
         )
-    except (TaskDataError, FileNotFoundError) as exc:
+    except (TaskDataError, TrainSetupError, FileNotFoundError) as exc:
         print(error_line("emergence eval", exc), file=sys.stderr)
-        return 2
-    except KeyError as exc:  # lm-eval's TaskManager on a name it does not know
-        print(f"emergence eval: error: unknown task {exc}: ours are age_rating, age_rating_mc, "
-              "author_intent_seen, author_intent_heldout and the groups author_intent, emergence", file=sys.stderr)
         return 2
     except OSError as exc:  # a model that cannot be loaded (hub id offline, broken folder)
         print(error_line("emergence eval", exc), file=sys.stderr)
