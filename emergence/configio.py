@@ -279,7 +279,10 @@ def _drop_none(value: Any) -> Any:
 
 
 def _toml_text(data: dict[str, Any]) -> str:
-    import tomli_w
+    try:
+        import tomli_w
+    except ImportError as exc:
+        raise ConfigError("writing TOML needs tomli-w: pip install tomli-w (or write .json)") from exc
 
     if NULL_KEY in data:
         raise ConfigError(f"a config with a field named {NULL_KEY!r} cannot be written as TOML")
@@ -307,10 +310,6 @@ def dump_config(cfg: BaseModel, path: str | Path) -> Path:
 
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     elif suffix == ".toml":
-        try:
-            import tomli_w  # noqa: F401
-        except ImportError as exc:
-            raise ConfigError("writing TOML needs tomli-w: pip install tomli-w (or write .json)") from exc
         text = _toml_text(data)
     else:
         raise ConfigError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml or .json")

@@ -56,11 +56,13 @@ def test_the_adapter_names_its_base_portably_and_loads_without_warnings(trained,
     base = json.loads((adapter / "emergence_base.json").read_text())
     assert base["spec"] == "tiny-llama" and base["resolved_path"] == resolve_model("tiny-llama")
     assert base["resolve_with"] == "emergence models path tiny-llama"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # PEFT warns about keys it does not know: there must be none
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         assert PeftConfig.from_pretrained(str(adapter)).base_model_name_or_path == "tiny-llama"
         model = AutoModelForCausalLM.from_pretrained(base["resolved_path"])
         PeftModel.from_pretrained(model, str(adapter))
+    # PEFT warns about adapter_config keys it does not know: there must be none
+    assert not [w for w in caught if "Unexpected keyword arguments" in str(w.message)]
 
 
 def test_the_adapter_folder_carries_a_real_model_card(trained):

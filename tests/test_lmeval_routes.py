@@ -222,7 +222,8 @@ def test_tasks_install_then_bare_lm_eval_then_uninstall(tiny_llama, tmp_path):
     real_tasks = lm_eval_tasks_dir()
     real_before = sorted(p.name for p in real_tasks.iterdir())
     overlay_before = sorted(p.name for p in overlay_tasks.iterdir())
-    env = _env(PYTHONPATH=str(tmp_path / "site"), PYTHONDONTWRITEBYTECODE="1")
+    pythonpath = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    env = _env(PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
     work = tmp_path / "work"
     work.mkdir()
     try:

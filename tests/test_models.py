@@ -372,3 +372,22 @@ def test_smollm2_converts_and_answers():
         assert new[-1].item() == tok.eos_token_id
     assert answer, "empty answer"
     assert "paris" in answer.lower()
+
+
+@pytest.mark.slow
+def test_converting_smollm2_says_so_in_one_line_not_a_progress_bar(tmp_path):
+    """The one-time conversion in a log: a line saying what happens, no tqdm bar from the
+    GGUF converter interleaved with the run's own lines."""
+    cache = tmp_path / "cache"
+    (cache / "gguf").mkdir(parents=True)
+    os.symlink(models.smollm2_gguf_path(), cache / "gguf" / models.SMOLLM2_GGUF)
+    env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    env.update(EMERGENCE_CACHE=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "emergence", "models", "path", "smollm2"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip())
+    assert folder.is_dir() and folder.is_relative_to(cache) and folder.name.startswith(models.SMOLLM2_NAME)
+    assert "converting" in done.stderr
+    for bar in ("it/s]", "Converting and de-quantizing", "Loading weights", "Writing model shards"):
+        assert bar not in done.stderr, done.stderr
