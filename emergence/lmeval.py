@@ -6,23 +6,28 @@
     >>> TASK_NAMES
     ('age_rating', 'age_rating_mc', 'author_intent_seen', 'author_intent_heldout')
 
-Three ways to run the tasks (all offline; ``BASE`` is a local model folder):
+Three ways to run the tasks (all offline; ``RUN`` is a run directory of ``emergence run``):
 
-    $ lm_eval --model hf --model_args pretrained=BASE,peft=ADAPTER --tasks age_rating \\
-        --include_path "$(python -m emergence.tasks)" --apply_chat_template
-    $ emergence eval --model smollm2 --adapter ADAPTER --tasks emergence --limit 20
-    $ emergence tasks install && lm_eval --model hf --model_args pretrained=BASE --tasks emergence
+    $ lm_eval --model hf --model_args pretrained=$(emergence models path smollm2),peft=RUN/train/adapter \\
+        --tasks emergence --include_path "$(python -m emergence.tasks)" --apply_chat_template
+    $ emergence eval --model smollm2 --adapter RUN/train/adapter --tasks emergence --limit 20
+    $ emergence tasks install && lm_eval --model hf --model_args pretrained=BASE,peft=ADAPTER \\
+        --tasks emergence --apply_chat_template
 
-The tasks read their documents through :func:`task_dataset`: by default the embedded
-sample's eval sets built with the default :class:`~emergence.evalsets.EvalSetConfig`
-(once per process), or ``--metadata '{"eval_dir": DIR}'`` (sets written by
-``write_eval_sets``), or ``--metadata '{"corpus": FILE}'`` (built from that corpus).
+Which documents the tasks read (:func:`task_dataset`, :func:`documents`), first match wins:
+``--metadata '{"eval_dir": DIR}'`` (sets written by ``write_eval_sets``); the eval sets of
+the run the adapter belongs to (``RUN/evalsets`` beside ``RUN/train/adapter``: lm-eval
+hands the tasks its ``--model_args``, ``peft=`` included); ``--metadata '{"corpus": FILE}'``
+(built from that corpus); else the embedded sample's sets, for the age tasks only: the
+author-intent tasks compare titles the adapter was trained on with titles it was not, so
+without the run's own sets they refuse, naming the flag.
 lm_eval, datasets and torch are imported inside the functions that need them.
 """
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -32,7 +37,10 @@ from typing import Any
 __all__ = [
     "GROUP_NAMES",
     "TASK_NAMES",
+    "TaskDataError",
+    "documents",
     "evaluate",
+    "find_run_eval_dir",
     "format_results",
     "install_tasks",
     "installed_tasks_dir",
@@ -47,6 +55,15 @@ TASK_NAMES: tuple[str, ...] = ("age_rating", "age_rating_mc", "author_intent_see
                                "author_intent_heldout")
 GROUP_NAMES: tuple[str, ...] = ("author_intent", "emergence")
 INTENT_TASKS = ("author_intent_seen", "author_intent_heldout")
+# the eval sets the author-intent tasks read: meaningful only as the training run's own
+INTENT_SETS = ("intent_seen", "intent_heldout")
+EVAL_DIR_FLAG = """--metadata '{"eval_dir": "RUN/evalsets"}'"""
+
+log = logging.getLogger("emergence.tasks")
+
+
+class TaskDataError(ValueError):
+    """The tasks cannot tell which documents to read; the message names the flag."""
 
 # What `emergence tasks install` writes into lm_eval/tasks/: one folder, named for us, with
 # links to our task files and a marker listing exactly what was added.
@@ -73,9 +90,52 @@ def _built_sets(corpus: str, config_json: str) -> dict[str, list[Any]]:
     return dict(build_eval_sets(corpus, EvalSetConfig.model_validate_json(config_json)))
 
 
+def find_run_eval_dir(adapter: str | Path) -> Path | None:
+    """The ``evalsets/`` of the run an adapter belongs to (``RUN/train/adapter`` -> ``RUN/evalsets``), or None."""
+    folder = Path(str(adapter)).expanduser()
+    for parent in (folder, *list(folder.parents)[:2]):
+        if (parent / "evalsets" / "manifest.json").is_file():
+            return (parent / "evalsets").resolve()
+    return None
+
+
+def documents(metadata: Mapping[str, Any], sets: Sequence[str] = ("age_heldout", *INTENT_SETS)
+              ) -> tuple[dict[str, Any], str]:
+    """Where the tasks' documents come from: (metadata to read them with, a sentence saying which).
+
+    Raises :class:`TaskDataError` when an author-intent set is asked for and neither an
+    eval dir (given, or found beside the ``peft`` adapter) nor a corpus is given.
+    """
+    meta = dict(metadata)
+    if meta.get("eval_dir"):
+        return meta, f"the eval sets in {meta['eval_dir']} (--metadata eval_dir)"
+    adapter = meta.get("peft")
+    found = find_run_eval_dir(adapter) if adapter else None
+    if found is not None:
+        meta["eval_dir"] = str(found)
+        return meta, f"the run's own eval sets, {found} (found beside the adapter {adapter})"
+    if meta.get("corpus"):
+        return meta, f"eval sets built from {meta['corpus']} (--metadata corpus; seen = its train split)"
+    wanted = [s for s in sets if s in INTENT_SETS]
+    if wanted:
+        where = f"the adapter {adapter} has no run's evalsets/ beside it" if adapter else "no adapter was given"
+        raise TaskDataError(
+            f"the author-intent tasks ({', '.join(wanted)}) need the training run's eval sets, or 'seen' titles are "
+            f"not the ones the model was trained on; {where}: pass {EVAL_DIR_FLAG} (the run directory of "
+            "`emergence run`, or a folder written by `emergence probe`), or run only the age tasks")
+    return meta, "the embedded sample's eval sets (held-out titles only; --metadata eval_dir names others)"
+
+
+_SAID: set[str] = set()
+
+
 def _eval_items(name: str, metadata: Mapping[str, Any]) -> list[Any]:
     from emergence.evalsets import EvalSetConfig, read_eval_set
 
+    metadata, source = documents(metadata, (name,))
+    if source not in _SAID:  # once per process: lm-eval loads each task's data separately
+        _SAID.add(source)
+        log.warning("emergence tasks: documents from %s", source)
     eval_dir = metadata.get("eval_dir")
     if eval_dir:
         path = Path(str(eval_dir)).expanduser() / f"{name}.jsonl"
@@ -99,8 +159,9 @@ def task_dataset(name: str, **metadata: Any) -> dict[str, Any]:
     """``{"test": datasets.Dataset}`` of one eval set, for a task's ``custom_dataset``.
 
     ``metadata`` is what lm-eval passes (``--metadata`` JSON merged with model args); read
-    here: ``eval_dir`` (a folder of ``<set>.jsonl``), else ``corpus`` (a corpus file,
-    with optional ``eval_config``: EvalSetConfig fields), else the embedded sample.
+    here: ``eval_dir`` (a folder of ``<set>.jsonl``), else the run's eval sets beside the
+    ``peft`` adapter, else ``corpus`` (a corpus file, with optional ``eval_config``:
+    EvalSetConfig fields), else the embedded sample (age sets only; see :func:`documents`).
     Each document is an :class:`~emergence.evalsets.EvalItem` as a dict.
     """
     import datasets
@@ -122,6 +183,22 @@ def _task_list(tasks: str | Sequence[str]) -> list[str]:
     if not names:
         raise ValueError("no tasks given")
     return names
+
+
+# the eval set each of our tasks and groups reads
+_TASK_SETS: dict[str, tuple[str, ...]] = {
+    "age_rating": ("age_heldout",), "age_rating_mc": ("age_heldout",),
+    "author_intent_seen": ("intent_seen",), "author_intent_heldout": ("intent_heldout",),
+    "author_intent": INTENT_SETS, "emergence": ("age_heldout", *INTENT_SETS),
+}
+
+
+def sets_of(tasks: str | Sequence[str]) -> tuple[str, ...]:
+    """The eval sets our tasks among ``tasks`` read (lm-eval's own tasks read none of them)."""
+    out: list[str] = []
+    for name in _task_list(tasks):
+        out.extend(s for s in _TASK_SETS.get(name, ()) if s not in out)
+    return tuple(out)
 
 
 def memorisation_gaps(samples: Mapping[str, Sequence[Mapping[str, Any]]], *,
@@ -159,31 +236,47 @@ def evaluate(
     works); ``adapter`` is a PEFT folder (lm-eval's ``peft=``). ``tasks`` are task or group
     names (a comma-separated string or a list); lm-eval's own tasks are indexed only when
     a name is not ours. The chat template is applied by default (chat models).
-    The result carries lm-eval's ``results``/``groups``/``configs``/``samples`` plus
-    ``emergence.memorisation_gap`` ({metric: Estimate as dict}) when both intent subtasks
-    ran. ``out_dir`` receives ``results.json`` and ``samples_<task>.jsonl``.
+    The documents are chosen by :func:`documents` (an adapter of an ``emergence run``
+    brings its run's eval sets); :class:`TaskDataError` before anything loads when the
+    author-intent tasks have none. The result carries lm-eval's
+    ``results``/``groups``/``configs``/``samples`` plus ``emergence.documents`` (which
+    sets were read) and ``emergence.memorisation_gap`` ({metric: Estimate as dict}) when
+    both intent subtasks ran. ``out_dir`` receives ``results.json`` and ``samples_<task>.jsonl``.
     """
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
     from emergence.models import resolve_model
 
     names = _task_list(tasks)
+    peft: dict[str, str] = {}
+    if adapter is not None:
+        adapter_path = Path(adapter).expanduser()
+        if not (adapter_path / "adapter_config.json").is_file():
+            raise TaskDataError(f"adapter folder {adapter_path} is not a PEFT adapter (no adapter_config.json): "
+                                "point --adapter at a training run's adapter/ folder")
+        peft["peft"] = str(adapter_path.resolve())
+    given = dict(metadata or {})
+    meta, source = documents({**given, **peft}, sets_of(names))
+    if "peft" not in given:
+        meta.pop("peft", None)
+    log.info("emergence eval: documents from %s", source)
+
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
     if device is None:
         import torch
 
         # lm-eval's hf model treats an explicit None as "cuda" on a CPU-only torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    model_args: dict[str, Any] = {"pretrained": resolve_model(str(model))}
-    if adapter is not None:
-        adapter_path = Path(adapter).expanduser()
-        if not adapter_path.is_dir():
-            raise FileNotFoundError(f"adapter folder {adapter_path} does not exist")
-        model_args["peft"] = str(adapter_path.resolve())
+    model_args: dict[str, Any] = {"pretrained": resolve_model(str(model)), **peft}
     ours = set(TASK_NAMES) | set(GROUP_NAMES)
     manager = TaskManager(include_path=str(tasks_path()),
                           include_defaults=not set(names) <= ours,
-                          metadata=dict(metadata or {}))
+                          metadata=meta)
+    known = set(manager.all_tasks) | set(manager.all_groups) | set(getattr(manager, "all_tags", ()))
+    unknown = [n for n in names if n not in known]
+    if unknown:  # before the model loads, not after
+        raise TaskDataError(f"unknown task(s) {', '.join(unknown)}: ours are {', '.join(TASK_NAMES + GROUP_NAMES)} "
+                            "(lm-eval's own tasks by their lm-eval names)")
     results = lm_eval.simple_evaluate(
         model="hf", model_args=model_args, tasks=names, task_manager=manager, limit=limit,
         batch_size=batch_size, device=device, apply_chat_template=apply_chat_template,
@@ -193,6 +286,8 @@ def evaluate(
     results["emergence"] = {
         "model": str(model),
         "adapter": model_args.get("peft"),
+        "documents": source,
+        "eval_dir": meta.get("eval_dir"),
         "memorisation_gap": {k: e.model_dump() for k, e in gaps.items()},
     }
     if out_dir is not None:

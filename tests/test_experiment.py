@@ -2,7 +2,8 @@
 
 The end-to-end run uses the tiny random-init Llama (model "tiny-llama", built by
 emergence.models.resolve_model), a generated corpus, a few training steps, small eval sets
-and lm-eval with a limit of a few documents. A slow test runs the cpu-demo profile.
+and lm-eval with a limit of a few documents. A fast test checks the cpu-demo profile itself;
+a slow one runs every stage of a reduced copy of it (SmolLM2, the embedded sample) with a generous timeout.
 """
 from __future__ import annotations
 
@@ -337,23 +338,69 @@ def test_item_level_control_tells_item_level_from_distributional():
     assert dist.shuffled_control.outcome != "confirmed" and item.shuffled_control.outcome != "confirmed"
 
 
+def test_run_json_is_the_result_without_the_answers(run_dir, tiny_toml, capsys):
+    assert main(["run", "--config", str(tiny_toml), "--out", str(run_dir), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outcome"] in ("confirmed", "refuted", "inconclusive") and data["headline"]
+    assert {v["hypothesis"]["name"] for v in data["verdicts"]} >= {"age_emergence", "intent_memorisation"}
+    assert data["train"]["steps"] == 4 and data["paths"]["report_html"].endswith("report.html")
+    assert "probes" not in data and [s["status"] for s in data["stages"]] == ["skipped"] * len(STAGES)
+
+
+def test_cpu_demo_profile_loads_validates_and_round_trips(tmp_path):
+    """The profile `make demo` runs: every key known (a typo would fail with "did you mean"),
+    every value valid, the same config after a dump, and every stage in the run."""
+    from emergence.configio import dump_config
+    from emergence.experiment import load_experiment_config, load_profile
+    from emergence.experiment.config import profile_path
+    from emergence.experiment.stages import stage_order
+
+    demo = load_profile("cpu-demo")
+    assert load_experiment_config(profile_path("cpu-demo")) == demo  # the file alone, strictly read
+    assert load_experiment_config(dump_config(demo, tmp_path / "config.toml")) == demo
+    assert stage_order(demo) == STAGES and demo.lmeval.enabled
+    assert (demo.train.device, demo.train.backend, demo.train.load_in_4bit) == ("cpu", "hf", False)
+
+
+# The cpu-demo profile's own sizes, cut down so the run takes a few minutes on a busy 2-core
+# machine: the same stages, model and corpus, fewer steps, items and tokens.
+REDUCED_DEMO = {
+    "train.max_steps": "4", "train.warmup_steps": "0", "train.eval_records": "4", "train.save_steps": "2",
+    "evalsets.age_heldout": "12", "evalsets.age_seen": "6", "evalsets.intent_seen": "4",
+    "evalsets.intent_heldout": "4", "probe.max_new_tokens_age": "16", "probe.max_new_tokens_intent": "16",
+    "probe.k": "8", "probe.extract_tokens": "8", "lmeval.limit": "2", "lmeval.bootstrap_iters": "0",
+    "verdict.control_rounds": "5",
+}
+
+
 @pytest.mark.slow
-def test_cpu_demo_profile_end_to_end(tmp_path):
-    """The default run (SmolLM2-135M-Instruct on the embedded sample), as `make demo` runs it."""
+@pytest.mark.timeout(3600)  # generous: the machine may be busy; the run itself is a few minutes
+def test_cpu_demo_profile_reduced_end_to_end(tmp_path):
+    """`make demo`'s profile, reduced in size: every stage on SmolLM2 and the embedded sample,
+    after the run's preflight passed on the full profile itself."""
+    from emergence.experiment import load_profile
+    from emergence.experiment.runner import check_run_setup
+    from emergence.experiment.stages import stage_order
+
+    demo = load_profile("cpu-demo")
+    check_run_setup(demo, stage_order(demo))  # model, backend, template, targets, corpus: all usable here
     out = tmp_path / "demo"
-    assert main(["run", "--profile", "cpu-demo", "--out", str(out)]) == 0
+    sets = [arg for key, value in REDUCED_DEMO.items() for arg in ("--set", f"{key}={value}")]
+    assert main(["run", "--profile", "cpu-demo", "--out", str(out), *sets]) == 0
     state = _state(out)
     assert list(state) == STAGES and all(rec["fingerprint"] for rec in state.values())
     summary = json.loads((out / "train" / "summary.json").read_text())
-    assert summary["steps"] == 40 and summary["heldout_loss_after"] < summary["heldout_loss_before"]
+    assert summary["steps"] == 4 and summary["heldout_loss_after"] != summary["heldout_loss_before"]
     rows = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     held = {r["item_id"] for r in rows if r["set"] == "age_heldout" and r["model"] == "tuned"}
-    assert len(held) >= 100
+    assert len(held) == 12
     verdicts = json.loads((out / "verdicts" / "verdicts.json").read_text())
     assert {"age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation"} <= {
         v["hypothesis"]["name"] for v in verdicts}
     md = (out / "report.md").read_text()
     assert "## Verdicts" in md and "Small model." in md
+    adapter = json.loads((out / "train" / "adapter" / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == "smollm2"
 
 
 def test_the_curve_probes_each_checkpoint_from_one_base_load(run_dir, tiny_toml, monkeypatch):

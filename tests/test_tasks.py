@@ -254,9 +254,15 @@ def test_default_data_is_the_embedded_samples_eval_sets():
     from emergence.lmeval import task_dataset
     from emergence.corpus.sample import sample_path
 
+    from emergence.lmeval import TaskDataError
+
     expected = build_eval_sets(sample_path(), EvalSetConfig())
-    for name in ("age_heldout", "intent_seen", "intent_heldout"):
-        ds = task_dataset(name)["test"]
+    assert task_dataset("age_heldout")["test"]["id"] == [it.id for it in expected["age_heldout"]]
+    for name in ("intent_seen", "intent_heldout"):
+        # seen/held-out titles mean something only as a training run's: no run, no default
+        with pytest.raises(TaskDataError, match="eval_dir"):
+            task_dataset(name)
+        ds = task_dataset(name, corpus=str(sample_path()))["test"]
         assert ds["id"] == [it.id for it in expected[name]]
     # built once per process: a second call reuses the built sets
     from emergence.lmeval import _built_sets

@@ -63,19 +63,47 @@ def test_from_file_with_overrides(tmp_path):
 
 
 def test_cli_layers_profile_file_set_and_flags(tmp_path, capsys):
-    import json
-
     from emergence.cli import main
+    from emergence.configio import load_config
+    from emergence.experiment.config import load_profile
 
     f = tmp_path / "train.yaml"
     f.write_text("max_steps: 9\nlora_r: 4\n")
     code = main([
-        "train", "--profile", "cpu", "--config", str(f), "--set", "lora_r=2", "--set", "learning_rate=1e-3",
-        "--max-steps", "11", "--model", "tiny-phi3", "--output-dir", str(tmp_path / "run"), "--print-config",
+        "train", "--profile", "cpu-demo", "--config", str(f), "--set", "lora_r=2", "--set", "learning_rate=1e-3",
+        "--max-steps", "11", "--model", "tiny-phi3", "--out", str(tmp_path / "run"), "--print-config",
     ])
     assert code == 0
-    cfg = TrainConfig.model_validate(json.loads(capsys.readouterr().out))
+    printed = tmp_path / "printed.toml"  # --print-config prints TOML, as `emergence run` does
+    printed.write_text(capsys.readouterr().out)
+    cfg = load_config(TrainConfig, printed)
     assert cfg.model == "tiny-phi3" and cfg.max_steps == 11 and cfg.lora_r == 2
-    assert cfg.learning_rate == 1e-3 and cfg.optim == "adamw_torch"  # the rest from the cpu profile
+    assert cfg.output_dir == tmp_path / "run"
+    demo = load_profile("cpu-demo").train  # the rest from the cpu-demo run's [train] table
+    assert cfg.learning_rate == 1e-3 and (cfg.optim, cfg.max_seq_length) == (demo.optim, demo.max_seq_length)
     assert main(["train", "--set", "lora_rr=3", "--print-config"]) == 2
     assert "did you mean lora_r" in capsys.readouterr().err
+
+
+def test_train_and_run_share_profile_names_and_flags(tmp_path, capsys):
+    """One vocabulary: --profile cpu-demo/seed and --out on both; the old spellings still work."""
+    from emergence.cli import build_parser, main
+    from emergence.configio import load_config
+    from emergence.experiment.config import PROFILE_NAMES, load_profile
+
+    parser = build_parser()
+    for name in PROFILE_NAMES:
+        assert parser.parse_args(["train", "--profile", name]).profile == name
+        assert parser.parse_args(["run", "--profile", name]).profile == name
+    assert parser.parse_args(["train", "--output-dir", "x"]).output_dir == "x"  # the old flag name
+    assert parser.parse_args(["train", "--out", "x"]).output_dir == "x"
+    for profile in PROFILE_NAMES:
+        assert main(["train", "--profile", profile, "--print-config"]) == 0
+        printed = tmp_path / f"{profile}.toml"
+        printed.write_text(capsys.readouterr().out)
+        assert load_config(TrainConfig, printed) == load_profile(profile).train
+    assert main(["train", "--profile", "cpu", "--print-config"]) == 0  # the old name of cpu-demo
+    captured = capsys.readouterr()
+    assert "now called cpu-demo" in captured.err
+    printed.write_text(captured.out)
+    assert load_config(TrainConfig, printed) == load_profile("cpu-demo").train

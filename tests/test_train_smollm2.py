@@ -21,6 +21,10 @@ def test_cpu_profile_trains_smollm2_and_lm_eval_takes_the_adapter(tmp_path, monk
     assert set(adapter_config["target_modules"]) == {
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"
     }
+    # the base named portably: the spec, not this machine's cache path
+    assert adapter_config["base_model_name_or_path"] == "smollm2"
+    card = (result.adapter_dir / "README.md").read_text()
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "emergence models path smollm2" in card
     # SmolLM2's own template (ChatML with its default system prompt) renders the exchange
     assert "<|im_start|>assistant" in (result.adapter_dir / "chat_template.jinja").read_text()
 

@@ -1,10 +1,14 @@
 """``emergence eval`` (lm-eval on our tasks) and ``emergence tasks install|uninstall|path``.
 
-    $ emergence eval --model smollm2 --tasks emergence --limit 20 --out runs/eval-base
+    $ emergence eval --model smollm2 --adapter runs/cpu-demo-x/train/adapter --tasks emergence --limit 20
+    $ emergence eval --model smollm2 --tasks age_rating --out runs/eval-base --json
     $ emergence tasks install      # then a bare `lm_eval --tasks age_rating ...` works
     $ emergence tasks uninstall
 
 Handlers parse flags and call :mod:`emergence.lmeval`; lm_eval is imported only there.
+The documents are the adapter's run's own eval sets when it has them (and the command
+says which it used); a missing adapter, an author-intent task without the run's eval
+sets or an unknown task is one line and exit status 2, not a traceback.
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ def register(sub: Any) -> None:
     ev = sub.add_parser(
         "eval", help="run the lm-eval tasks (age_rating, age_rating_mc, author_intent)",
         description="Run lm-eval's hf model on the emergence tasks and print lm-eval's "
-        "results table. Data: the embedded sample's eval sets unless --metadata names "
-        "eval_dir (prepared sets) or corpus.")
+        "results table. Data: --metadata eval_dir (prepared sets), else the eval sets of the run the "
+        "--adapter belongs to (RUN/evalsets beside RUN/train/adapter), else --metadata corpus, else the "
+        "embedded sample's (age tasks only).")
     ev.add_argument("--model", required=True,
                     help="model spec: smollm2, tiny-llama, a local folder or a hub id")
     ev.add_argument("--adapter", default=None, help="PEFT adapter folder (lm-eval's peft=)")
@@ -36,6 +41,8 @@ def register(sub: Any) -> None:
                     help="send the bare question instead of the chat-templated turn")
     ev.add_argument("--bootstrap-iters", type=int, default=1000,
                     help="lm-eval's bootstrap draws for standard errors (0: none)")
+    ev.add_argument("--json", action="store_true",
+                    help="print the results (lm-eval's, without the per-document samples) as JSON")
     ev.set_defaults(handler=_eval)
 
     tasks = sub.add_parser("tasks", help="register the lm-eval tasks with this environment",
@@ -57,27 +64,49 @@ def _limit(value: float | None) -> int | float | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from emergence.lmeval import evaluate, format_results
+    from emergence.cli.common import error_line, log_to_stderr, print_json, quiet_library_bars
 
+    quiet_library_bars(keep_on_terminal=True)  # lm-eval's bars are this command's only progress
     metadata = None
     if args.metadata:
         try:
             metadata = json.loads(args.metadata)
         except json.JSONDecodeError as exc:
-            print(f"--metadata is not JSON: {exc}", file=sys.stderr)
+            print(f"emergence eval: error: --metadata is not JSON: {exc}", file=sys.stderr)
             return 2
         if not isinstance(metadata, dict):
-            print("--metadata must be a JSON object", file=sys.stderr)
+            print("emergence eval: error: --metadata must be a JSON object", file=sys.stderr)
             return 2
-    batch = args.batch_size if args.batch_size.startswith("auto") else int(args.batch_size)
-    results = evaluate(
-        args.model, adapter=args.adapter, tasks=args.tasks, limit=_limit(args.limit),
-        out_dir=args.out, metadata=metadata, batch_size=batch, device=args.device,
-        apply_chat_template=args.chat_template, bootstrap_iters=args.bootstrap_iters,
-    )
-    print(format_results(results))
+    try:
+        batch = args.batch_size if args.batch_size.startswith("auto") else int(args.batch_size)
+    except ValueError:
+        print(f"emergence eval: error: --batch-size must be an int or 'auto', got {args.batch_size!r}",
+              file=sys.stderr)
+        return 2
+    log_to_stderr()  # which documents the tasks read
+    from emergence.lmeval import TaskDataError, evaluate, format_results
+    from emergence.train.preflight import TrainSetupError, _resolve_model
+
+    try:
+        model = _resolve_model(args.model)  # a folder that is not there, a hub id offline: said now
+        results = evaluate(
+            model, adapter=args.adapter, tasks=args.tasks, limit=_limit(args.limit),
+            out_dir=args.out, metadata=metadata, batch_size=batch, device=args.device,
+            apply_chat_template=args.chat_template, bootstrap_iters=args.bootstrap_iters,
+        )
+    except (TaskDataError, TrainSetupError, FileNotFoundError) as exc:
+        print(error_line("emergence eval", exc), file=sys.stderr)
+        return 2
+    except OSError as exc:  # a model that cannot be loaded (hub id offline, broken folder)
+        print(error_line("emergence eval", exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print_json({k: v for k, v in results.items() if k != "samples"})
+    else:
+        print(format_results(results))
+        print(f"documents: {results['emergence']['documents']}")
     if args.out:
-        print(f"results written to {args.out}/results.json")
+        print(f"results written to {args.out}/results.json", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -127,19 +127,23 @@ def build_config(args: argparse.Namespace) -> Any:
 def _run(args: argparse.Namespace) -> int:
     import os
 
+    from emergence.cli.common import error_line, log_to_stderr, quiet_library_bars, user_errors
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_library_bars()  # probing logs its own progress; tqdm bars would interleave with it
     from rich.console import Console
 
-    from emergence.configio import ConfigError
-    from emergence.experiment.runner import run_experiment
+    from emergence.experiment.rundir import ForeignDirectoryError, RunLockedError
+    from emergence.experiment.runner import ConfigChangedError, run_experiment
 
     stream = sys.stderr if args.json else sys.stdout
     # piped or redirected output gets a wide table rather than rich's 80-column default
     console = Console(stderr=args.json, width=None if stream.isatty() else 150)
+    errors = user_errors()
     try:
         config = build_config(args)
-    except (ConfigError, ValueError) as exc:
-        print(f"emergence probe: {exc}", file=sys.stderr)
+    except (*errors, ValueError) as exc:
+        print(error_line("emergence probe", exc), file=sys.stderr)
         return 2
     out = Path(args.out or f"runs/probe-{time.strftime('%Y%m%d-%H%M%S')}")
     external: dict[str, Path] = {}
@@ -148,8 +152,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.eval_sets:
         external["evalsets"] = Path(args.eval_sets)
     stages = ["evalsets", "probe_base", *(["probe_tuned"] if args.adapter else []), "verdicts"]
-    run = run_experiment(config, out_dir=out, stages=stages, external=external,
-                         console=Console(stderr=True, soft_wrap=True))
+    log_to_stderr()  # probing progress (a line every tenth of the answers) where no bar is drawn
+    try:
+        run = run_experiment(config, out_dir=out, stages=stages, external=external,
+                             console=Console(stderr=True, soft_wrap=True))
+    except (ConfigChangedError, ForeignDirectoryError, FileExistsError, RunLockedError) as exc:
+        print(f"emergence probe: refused: {exc}", file=sys.stderr)
+        return 3
+    except errors as exc:
+        print(error_line("emergence probe", exc), file=sys.stderr)
+        return 2
     if not run.is_main:  # under several processes rank 0 reports
         return 0
     metrics = json.loads((out / "verdicts" / "metrics.json").read_text())

@@ -8,7 +8,10 @@ Configuration layers: the profile (``--profile``, else the file's top-level ``pr
 key, else ``cpu-demo`` without CUDA and ``seed`` with it), then ``--config``, then
 ``--corpus``, then each ``--set key=value`` (dotted keys of ExperimentConfig). Running the
 same command again resumes the run; a changed config with the same ``--out`` is refused
-with the changed fields listed. Ends with a one-screen summary and the report's path.
+with the changed fields listed. Ends with a one-screen summary and the report's path
+(``--json``: the verdicts, metrics and paths as JSON on stdout). Everything the run needs
+is checked before the first stage; a user error is one line and exit status 2 (3: the
+directory is refused), never a traceback.
 """
 from __future__ import annotations
 
@@ -37,19 +40,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="start the run directory over instead of resuming it")
     p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--json", action="store_true",
+                   help="print the result (verdicts, metrics, training summary, paths) as JSON on stdout")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from emergence.cli.common import log_to_stderr, quiet_library_bars, user_errors
+
+    quiet_library_bars()  # the run prints its own progress; tqdm bars would interleave with it
     from rich.console import Console
     from rich.markup import escape
 
-    from emergence.configio import ConfigError, parse_set
+    from emergence.configio import parse_set
     from emergence.experiment.config import default_profile, load_experiment_config
     from emergence.experiment.rundir import ForeignDirectoryError, RunLockedError
     from emergence.experiment.runner import ConfigChangedError, run_experiment
 
     err = Console(stderr=True, soft_wrap=True)
+    errors = user_errors()
     try:
         overrides: dict[str, Any] = {}
         if args.corpus is not None:
@@ -59,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         if profile is None and args.config is None:
             profile = default_profile()
         config = load_experiment_config(args.config, profile=profile, overrides=overrides)
-    except (ConfigError, ValueError) as exc:
+    except (*errors, ValueError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2
     if args.print_config:
@@ -67,23 +76,42 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     corpus = config.corpus_path()
     if not corpus.is_file():
-        err.print(f"[red]error:[/red] corpus {escape(str(corpus))} does not exist: pass --corpus PATH "
+        what = "is a folder, not a file" if corpus.is_dir() else "does not exist"
+        err.print(f"[red]error:[/red] corpus {escape(str(corpus))} {what}: pass --corpus PATH "
                   "(or --set train.corpus=PATH)")
         return 2
-    _log_to_stderr()
+    log_to_stderr()
     try:
         result = run_experiment(config, out_dir=args.out, resume=args.resume, console=err)
-    except ConfigChangedError as exc:
+    except (ConfigChangedError, ForeignDirectoryError, FileExistsError, RunLockedError) as exc:
         err.print(f"[red]refused:[/red] {escape(str(exc))}")
         return 3
-    except (ForeignDirectoryError, FileExistsError, RunLockedError) as exc:
-        err.print(f"[red]refused:[/red] {escape(str(exc))}")
-        return 3
+    except errors as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
+    except OSError as exc:  # a disk that filled up, a folder that vanished: the path is in the message
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 1
+    if args.json:
+        from emergence.cli.common import print_json
+
+        print_json(result_json(result))
+        return 0
     out = Console()
     if not out.is_terminal:  # logs and pipes: room for the summary table on one line a row
         out = Console(width=110)
     render_summary(result, out)
     return 0
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """The run's result for --json: headline, verdicts, metrics, controls, training, paths, stages
+    (every probe answer is in answers.jsonl, not here)."""
+    from emergence.report.sections import headline
+
+    outcome, sentence = headline(result)
+    data = result.model_dump(mode="json", exclude={"probes", "loss_curve", "config"})
+    return {"outcome": outcome, "headline": sentence, **data}
 
 
 def _print_toml(config: Any) -> None:
@@ -95,19 +123,6 @@ def _print_toml(config: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = dump_config(config, Path(tmp) / "config.toml")
         sys.stdout.write(path.read_text(encoding="utf-8"))
-
-
-def _log_to_stderr() -> None:
-    # the trainer logs a line per step where no progress bar is drawn (CI logs)
-    import logging
-
-    logger = logging.getLogger("emergence")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("    %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
 
 
 def render_summary(result: Any, console: Any) -> None:

@@ -124,7 +124,7 @@ class ExperimentConfig(BaseModel):
         """Everything that shapes the results (not where they are written, nor terminal settings)."""
         data = self.model_dump(mode="json", exclude={"out_dir", "runs_root"})
         data["probe"].pop("progress", None)
-        for key in ("output_dir", "resume", "overwrite"):  # the runner sets these
+        for key in ("output_dir", "resume", "overwrite", "report_to"):  # set by the runner; trackers only record
             data["train"].pop(key, None)
         return data
 

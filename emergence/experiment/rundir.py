@@ -11,7 +11,9 @@
 ``run.json`` marks a directory as an emergence run (``"tool": "emergence"``) and lists
 every top-level entry the run wrote. Starting over (``--no-resume``) deletes exactly those
 entries and nothing else; a non-empty directory without such a ``run.json`` is refused,
-whatever it holds (a folder with a ``config.toml`` of its own is not a run).
+whatever it holds (a folder with a ``config.toml`` of its own is not a run). An entry is a
+plain name inside the run directory: one naming anything else (``..``, ``/``, ``a/b``, a
+link) is never deleted, whatever ``run.json`` says.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["CONFIG_FILE", "ENV_FILE", "LOCK_FILE", "STATE_FILE", "ForeignDirectoryError", "RunLockedError",
-           "RunState", "write_json_atomic"]
+           "RunState", "check_not_foreign", "is_plain_name", "start_over", "write_json_atomic"]
 
 STATE_FILE = "run.json"
 CONFIG_FILE = "config.toml"
@@ -67,8 +69,10 @@ class RunState:
         if not isinstance(data, dict):
             data = {}
         data.setdefault("tool", TOOL)
-        data.setdefault("stages", {})
-        data.setdefault("written", [])
+        if not isinstance(data.get("stages"), dict):
+            data["stages"] = {}
+        if not isinstance(data.get("written"), list):
+            data["written"] = []
         return cls(run_dir, data)
 
     @staticmethod
@@ -89,6 +93,8 @@ class RunState:
         """Remember top-level entries (files or folders) this run created."""
         for entry in entries:
             top = Path(entry).parts[0]
+            if not is_plain_name(top):
+                raise ValueError(f"a run records entries inside its directory, not {entry!r}")
             if top not in self.data["written"]:
                 self.data["written"].append(top)
 
@@ -96,6 +102,12 @@ class RunState:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.record_written(STATE_FILE)
         write_json_atomic(self.dir / STATE_FILE, self.data)
+
+
+def is_plain_name(name: Any) -> bool:
+    """A single path component naming something inside a folder (no separator, not . or ..)."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+            and (os.altsep is None or os.altsep not in name) and os.sep not in name and "\0" not in name)
 
 
 def check_not_foreign(run_dir: Path) -> None:
@@ -114,8 +126,10 @@ def start_over(run_dir: Path) -> list[str]:
     state = RunState.load(run_dir)
     removed = []
     for name in state.written:
+        if not is_plain_name(name) or name == LOCK_FILE:  # a run.json edited by hand, or not ours
+            continue
         target = run_dir / name
-        if name in (LOCK_FILE,) or not (target.exists() or target.is_symlink()):
+        if not (target.exists() or target.is_symlink()):
             continue
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)

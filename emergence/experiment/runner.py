@@ -9,6 +9,11 @@ fingerprint matches and whose outputs exist is skipped, so running the same comm
 resumes an interrupted run (training itself resumes from its last checkpoint). The run
 directory's ``config.toml`` is the config as run; another config pointed at the same
 directory is refused with the list of changed fields.
+
+Before the first stage, :func:`check_run_setup` checks everything the run will need (the
+run directory writable, the model resolvable, the training backend, device and
+bitsandbytes usable, the chat template, the LoRA targets, the corpus readable), so a
+setting that cannot work fails in seconds with the fix named, not after minutes of probing.
 """
 from __future__ import annotations
 
@@ -29,11 +34,15 @@ from emergence.results import StageRecord
 if TYPE_CHECKING:  # rich is imported when a run starts
     from rich.console import Console
 
-__all__ = ["ConfigChangedError", "Run", "run_experiment"]
+__all__ = ["ConfigChangedError", "Run", "RunSetupError", "check_run_setup", "run_experiment"]
 
 
 class ConfigChangedError(ValueError):
     """A run directory holds a run of another config; the message lists the changed fields."""
+
+
+class RunSetupError(ValueError):
+    """Something the run needs is missing or unusable here; the message names the fix."""
 
 
 class Run:
@@ -135,6 +144,7 @@ def run_experiment(config: ExperimentConfig, *, out_dir: str | Path | None = Non
         run = _run_locked(config, run_dir, console, progress, order, external)
         return run if stages is not None else None
     check_not_foreign(run_dir)
+    check_run_setup(config, order, external)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
         if not resume:
@@ -145,6 +155,44 @@ def run_experiment(config: ExperimentConfig, *, out_dir: str | Path | None = Non
             dist.wait_for_everyone()
         run = _run_locked(config, run_dir, console, progress, order, external)
         return run if stages is not None else collect(run)
+
+
+def check_run_setup(config: ExperimentConfig, order: list[str], external: dict[str, Path] | None = None) -> None:
+    """Check what the stages in ``order`` will need, before any of them runs.
+
+    Raises :class:`RunSetupError` naming the fix. With the train stage: every check of
+    ``emergence train``'s preflight but its output directory's (the run directory's
+    ``train/`` is the runner's); without it (``emergence probe``): the model, the corpus
+    and the inputs given from outside.
+    """
+    from emergence.train.preflight import TrainSetupError, _check_corpus, _resolve_model, check_setup, check_writable
+
+    external = dict(external or {})
+    try:
+        check_writable(config.run_dir(), "the run directory", "--out")
+        if "train" in order:
+            check_setup(config.train)
+        else:
+            _resolve_model(config.train.model)
+            if "evalsets" not in external and any(s in order for s in ("audit", "evalsets")):
+                _check_corpus(config.train)
+    except TrainSetupError as exc:
+        raise RunSetupError(str(exc)) from exc
+    adapter = external.get("train")
+    if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
+        raise RunSetupError(f"adapter {adapter} is not a PEFT adapter folder (no adapter_config.json): "
+                            "point --adapter at a training run's adapter/ folder")
+    sets = external.get("evalsets")
+    if sets is not None and not (Path(sets) / "manifest.json").is_file():
+        raise RunSetupError(f"eval sets folder {sets} has no manifest.json: give a folder written by emergence "
+                            "(a run's evalsets/)")
+    device = config.probe.device or config.train.device
+    if device and str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RunSetupError(f"probe device {device!r} but no CUDA GPU is visible here: "
+                                "--set probe.device=cpu (or run on a GPU machine)")
 
 
 def _refuse_other_config(config: ExperimentConfig, run_dir: Path) -> None:

@@ -172,6 +172,12 @@ class TrainConfig(BaseModel):
         None, ge=1, description="Also score the held-out sample every N steps (None: only before and after)."
     )
     eval_batch_size: int = Field(4, ge=1, description="Batch size of held-out scoring.")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Experiment trackers the trainer logs to, by transformers' names ('tensorboard', 'wandb', "
+        "'mlflow', 'trackio', ...; each must be installed; TensorBoard writes under output_dir/logs). "
+        "Empty (or 'none'): none. They record the run; they never change what is trained.",
+    )
     resume: bool = Field(
         False, description="Continue the run in output_dir from its latest checkpoint, same data order."
     )
@@ -184,6 +190,20 @@ class TrainConfig(BaseModel):
     def _targets_not_empty(cls, value: list[str]) -> list[str]:
         if not value:
             raise ValueError("target_modules must name at least one module (or 'all-linear')")
+        return value
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            names = [str(v).strip() for v in value if str(v).strip() not in ("", "none")]
+            if "all" in names:
+                raise ValueError("report_to 'all' would log to whatever happens to be installed: name the trackers")
+            return list(dict.fromkeys(names))
         return value
 
     @field_validator("prompt_template")

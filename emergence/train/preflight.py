@@ -7,8 +7,11 @@
 Every failure is a :class:`TrainSetupError` whose message names the fix: unsloth without
 a GPU, 4-bit or 8-bit optimisers without CUDA/bitsandbytes, a model path that does not
 exist, a tokenizer without a chat template, an empty train split, an unknown LoRA target,
-an output directory that already holds a run. The checks read configs, the tokenizer and
-the first records of the corpus; no weights are loaded.
+an output directory that already holds a run, that is a file, that cannot be written, or
+that holds anything but an emergence training run (a model folder's ``config.json`` is
+never taken for a run, nor replaced). The checks read configs, the tokenizer and the
+first records of the corpus; no weights are loaded. :func:`check_setup` is the same
+checks without the output directory's, for ``emergence run``'s preflight.
 """
 from __future__ import annotations
 
@@ -23,16 +26,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from emergence.train.config import TrainConfig
 
-__all__ = ["Plan", "TrainSetupError", "is_path_like", "preflight", "resolve_chat_template"]
+__all__ = ["Plan", "TrainSetupError", "check_setup", "check_writable", "is_path_like", "is_train_run", "preflight",
+           "resolve_chat_template"]
 
 log = logging.getLogger("emergence.train")
 
 # Fields that may change when a run resumes: they do not change what was trained so far.
 RESUMABLE_CHANGES = frozenset(
     {"max_steps", "logging_steps", "save_steps", "save_total_limit", "eval_steps", "eval_records",
-     "eval_batch_size", "resume", "overwrite", "output_dir", "device", "backend"}
+     "eval_batch_size", "resume", "overwrite", "output_dir", "device", "backend", "report_to"}
 )
-RUN_OUTPUTS = ("checkpoints", "adapter", "metrics.jsonl", "summary.json", "loss.png", "config.json", "env.json")
+RUN_OUTPUTS = ("checkpoints", "adapter", "metrics.jsonl", "summary.json", "loss.png", "config.json", "env.json",
+               "exposure.json", "logs")
 
 
 class TrainSetupError(ValueError):
@@ -245,9 +250,16 @@ def _check_corpus(config: TrainConfig) -> Path:
     else:
         corpus = Path(config.corpus).expanduser()
     if not corpus.is_file():
-        raise TrainSetupError(f"corpus {corpus} does not exist: fix --corpus (or leave it out for the embedded sample)")
-    record = first_train_record(corpus, drop_empty=config.drop_empty, held_out=config.held_out, salt=config.salt,
-                                policy=config.policy)
+        what = "is a folder, not a file" if corpus.is_dir() else "does not exist"
+        raise TrainSetupError(f"corpus {corpus} {what}: fix --corpus (or leave it out for the embedded sample)")
+    from emergence.corpus.records import LoadError
+
+    try:
+        record = first_train_record(corpus, drop_empty=config.drop_empty, held_out=config.held_out,
+                                    salt=config.salt, policy=config.policy)
+    except (LoadError, OSError) as exc:
+        raise TrainSetupError(f"corpus {corpus} cannot be read: {exc}; check the file (emergence data audit "
+                              f"{corpus} reports every bad record)") from exc
     if record is None:
         raise TrainSetupError(
             f"the train split of {corpus} is empty (held_out={config.held_out}, drop_empty="
@@ -255,6 +267,22 @@ def _check_corpus(config: TrainConfig) -> Path:
             "or set drop_empty=false"
         )
     return corpus
+
+
+def _check_trackers(config: TrainConfig) -> None:
+    if not config.report_to:
+        return
+    from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK,
+                                                             get_available_reporting_integrations)
+
+    known = sorted(INTEGRATION_TO_CALLBACK)
+    installed = set(get_available_reporting_integrations())
+    for name in config.report_to:
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise TrainSetupError(f"report_to {name!r} is not a tracker transformers knows: use one of {', '.join(known)}")
+        if name not in installed:
+            raise TrainSetupError(f"report_to {name!r} needs its package installed here (pip install {name}), or "
+                                  "leave it out of report_to")
 
 
 def _check_targets(config: TrainConfig, model_path: str) -> list[str]:
@@ -286,8 +314,43 @@ def _latest_complete_checkpoint(checkpoints: Path, world: int) -> Path | None:
     return max(candidates)[1] if candidates else None
 
 
+def check_writable(path: Path, what: str, flag: str) -> None:
+    """``path`` is a folder that exists or can be made, and can be written: else TrainSetupError."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise TrainSetupError(f"{what} {path} is a file, not a folder: choose another {flag}")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TrainSetupError(f"{what} {path} cannot be made: {existing} is a file; choose another {flag}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TrainSetupError(f"{what} {path} cannot be written ({existing} is not writable): choose another {flag}")
+
+
+def is_train_run(run_dir: Path) -> bool:
+    """The folder holds a run of ``emergence train``: its ``config.json`` is a TrainConfig."""
+    saved = Path(run_dir) / "config.json"
+    if not saved.is_file():
+        return False
+    try:
+        TrainConfig.model_validate(json.loads(saved.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return False
+    return True
+
+
 def _check_run_dir(config: TrainConfig, world: int) -> Path | None:
     run_dir = Path(config.output_dir)
+    check_writable(run_dir, "output_dir", "--out")
+    entries = sorted(p.name for p in run_dir.iterdir()) if run_dir.is_dir() else []
+    if entries and not is_train_run(run_dir):
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise TrainSetupError(
+            f"output_dir {run_dir} is not empty ({shown}) and holds no emergence training run (no config.json "
+            "of emergence train): nothing in it is touched, --resume and overwrite included; choose another --out")
     existing = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
     if not config.resume:
         if existing and not config.overwrite:
@@ -318,10 +381,18 @@ def preflight(config: TrainConfig) -> Plan:
     """All the checks, cheapest first; returns the resolved Plan or raises TrainSetupError."""
     rank, local_rank, world = _distributed()
     resume_from = _check_run_dir(config, world)
+    return check_setup(config, resume_from=resume_from)
+
+
+def check_setup(config: TrainConfig, *, resume_from: Path | None = None) -> Plan:
+    """Every check but the output directory's: device, backend, bitsandbytes, model, chat
+    template, corpus, LoRA targets and trackers. Raises TrainSetupError naming the fix."""
+    rank, local_rank, world = _distributed()
     device = _resolve_device(config, local_rank, world)
     backend = _resolve_backend(config, device)
     _check_bitsandbytes(config, device)
     dtype = _resolve_dtype(config, device)
+    _check_trackers(config)
     model_path = _resolve_model(config.model)
     template = resolve_chat_template(config.chat_template)
     tokenizer = _check_tokenizer(config, model_path, template)

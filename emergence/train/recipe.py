@@ -9,9 +9,11 @@
 
 The run directory (``config.output_dir``) ends up holding:
 
-- ``adapter/``: the PEFT adapter (adapter_config.json + adapter_model.safetensors) and
-  the tokenizer; ``peft.PeftModel.from_pretrained(base, adapter)`` loads it and lm-eval
-  takes ``--model_args pretrained=BASE,peft=ADAPTER``;
+- ``adapter/``: the PEFT adapter (adapter_config.json + adapter_model.safetensors), the
+  tokenizer, ``emergence_base.json`` (the base as a portable spec and its resolved path)
+  and a model card (README.md); ``peft.PeftModel.from_pretrained(base, adapter)`` loads
+  it and lm-eval takes ``--model_args pretrained=BASE,peft=ADAPTER``;
+- ``logs/``: tracker files when ``report_to`` names one (TensorBoard's event files);
 - ``config.json`` (the TrainConfig as run), ``env.json`` (versions, device, git commit);
 - ``metrics.jsonl`` (per logging step: step, loss, learning_rate, grad_norm, tokens_per_s;
   held-out rows with ``heldout_loss``), ``loss.png``;
@@ -22,13 +24,15 @@ The run directory (``config.output_dir``) ends up holding:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import BaseModel, Field
 
@@ -126,6 +130,49 @@ def _read_data_states(checkpoint: Path, world: int) -> dict[int, Any]:
         r: DataState.model_validate_json((checkpoint / data_state_name(r, world)).read_text())
         for r in range(world)
     }
+
+
+def _logging_dir(config_cls: Any, path: Path) -> dict[str, str]:
+    # transformers 4.x takes the trackers' folder as an argument (5.x: see _tensorboard_dir)
+    import dataclasses
+
+    return {"logging_dir": str(path)} if "logging_dir" in {f.name for f in dataclasses.fields(config_cls)} else {}
+
+
+@contextlib.contextmanager
+def _tensorboard_dir(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = os.environ.get("TENSORBOARD_LOGGING_DIR")
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TENSORBOARD_LOGGING_DIR", None)
+        else:
+            os.environ["TENSORBOARD_LOGGING_DIR"] = before
+
+
+def _make_trainer(plan: Any, backend: Any, config: TrainConfig, stream: Any, tokenizer: Any,
+                  padding_free: bool | None, shared: dict[str, Any]) -> Any:
+    from trl import SFTTrainer
+
+    if plan.backend == "unsloth" or fused_loss_head_available(plan.device):
+        return SFTTrainer(
+            train_dataset=backend.declare_truncated(stream.dataset(), config.max_seq_length), **shared
+        )
+    # TRL 1.15's SFTTrainer computes every loss through a Triton kernel (CUDA/XPU
+    # only), so without one the same arguments, data and collator go to the plain
+    # Trainer, whose loss is the model's own cross-entropy on the same labels.
+    from transformers import Trainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    collator = DataCollatorForLanguageModeling(
+        pad_token_id=tokenizer.pad_token_id, padding_free=bool(padding_free)
+    )
+    return Trainer(train_dataset=stream.dataset(), data_collator=collator, **shared)
 
 
 def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
@@ -233,7 +280,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
     (log.info if plan.is_main else log.debug)("batching: %s", padding_reason)
 
     # -- 5. SFTTrainer ----------------------------------------------------------------------
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     from emergence.train.callbacks import make_callbacks, want_progress_bar
 
@@ -256,7 +303,9 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
         save_steps=config.save_steps,
         save_total_limit=config.save_total_limit,
         eval_strategy="no",
-        report_to="none",
+        # trackers pass through; TensorBoard writes under the run directory's logs/
+        report_to=list(config.report_to) or "none",
+        **_logging_dir(SFTConfig, run_dir / "logs"),
         disable_tqdm=True,
         use_cpu=plan.device == "cpu",
         max_length=config.max_seq_length,
@@ -288,21 +337,9 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
     shared = dict(
         model=model, args=args, processing_class=tokenizer, callbacks=run_callbacks + list(callbacks or [])
     )
-    if plan.backend == "unsloth" or fused_loss_head_available(plan.device):
-        trainer = SFTTrainer(
-            train_dataset=backend.declare_truncated(stream.dataset(), config.max_seq_length), **shared
-        )
-    else:
-        # TRL 1.15's SFTTrainer computes every loss through a Triton kernel (CUDA/XPU
-        # only), so without one the same arguments, data and collator go to the plain
-        # Trainer, whose loss is the model's own cross-entropy on the same labels.
-        from transformers import Trainer
-        from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
-
-        collator = DataCollatorForLanguageModeling(
-            pad_token_id=tokenizer.pad_token_id, padding_free=bool(padding_free)
-        )
-        trainer = Trainer(train_dataset=stream.dataset(), data_collator=collator, **shared)
+    # transformers 5's TensorBoard callback reads its folder from the environment when made
+    with _tensorboard_dir(run_dir / "logs" if config.report_to else None):
+        trainer = _make_trainer(plan, backend, config, stream, tokenizer, padding_free, shared)
 
     from transformers import PrinterCallback
 
@@ -373,6 +410,10 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None,
     )
     if not plan.is_main:
         return result
+    from emergence.train.outputs import finish_adapter
+
+    # a base named portably (not this machine's cache path) and a real model card
+    finish_adapter(adapter_dir, config=config, resolved_base=plan.model_path, result=result)
     write_json(run_dir / "summary.json", result.model_dump(mode="json"))
     # the proof of the exposure arm: the exact training text of every record consumed, re-scanned
     from emergence.evalsets import TrainingConsumption
