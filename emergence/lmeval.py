@@ -4,7 +4,7 @@
     >>> (tasks_path() / "age_rating.yaml").is_file()
     True
     >>> TASK_NAMES
-    ('age_rating', 'age_rating_mc', 'author_intent_seen', 'author_intent_heldout')
+    ('age_rating', 'age_rating_mc', 'author_intent_seen', 'author_intent_heldout', 'author_intent_mia')
 
 Three ways to run the tasks (all offline; ``RUN`` is a run directory of ``emergence run``):
 
@@ -36,6 +36,7 @@ from typing import Any
 
 __all__ = [
     "GROUP_NAMES",
+    "RUN_ONLY_TASKS",
     "TASK_NAMES",
     "TaskDataError",
     "documents",
@@ -52,12 +53,16 @@ __all__ = [
 ]
 
 TASK_NAMES: tuple[str, ...] = ("age_rating", "age_rating_mc", "author_intent_seen",
-                               "author_intent_heldout")
+                               "author_intent_heldout", "author_intent_mia")
 GROUP_NAMES: tuple[str, ...] = ("author_intent", "emergence")
+# tasks whose documents exist only in a training run's directory (not in any group)
+RUN_ONLY_TASKS: tuple[str, ...] = ("author_intent_mia",)
 INTENT_TASKS = ("author_intent_seen", "author_intent_heldout")
 # the eval sets the author-intent tasks read: meaningful only as the training run's own
 INTENT_SETS = ("intent_seen", "intent_heldout")
 EVAL_DIR_FLAG = """--metadata '{"eval_dir": "RUN/evalsets"}'"""
+# the documents of author_intent_mia: the run's members and non-members (emergence.lmeval_membership)
+MEMBERSHIP = "membership"
 
 log = logging.getLogger("emergence.tasks")
 
@@ -116,7 +121,7 @@ def documents(metadata: Mapping[str, Any], sets: Sequence[str] = ("age_heldout",
         return meta, f"the run's own eval sets, {found} (found beside the adapter {adapter})"
     if meta.get("corpus"):
         return meta, f"eval sets built from {meta['corpus']} (--metadata corpus; seen = its train split)"
-    wanted = [s for s in sets if s in INTENT_SETS]
+    wanted = [s for s in sets if s in INTENT_SETS or s == MEMBERSHIP]
     if wanted:
         where = f"the adapter {adapter} has no run's evalsets/ beside it" if adapter else "no adapter was given"
         raise TaskDataError(
@@ -133,6 +138,13 @@ def _eval_items(name: str, metadata: Mapping[str, Any]) -> list[Any]:
     from emergence.evalsets import EvalSetConfig, read_eval_set
 
     metadata, source = documents(metadata, (name,))
+    if name == MEMBERSHIP:
+        from emergence.lmeval_membership import membership_documents
+
+        if not metadata.get("eval_dir"):
+            raise TaskDataError(f"author_intent_mia needs the training run's eval sets (its members are the records "
+                                f"that run trained on): pass {EVAL_DIR_FLAG} or peft=RUN/train/adapter")
+        return membership_documents(metadata["eval_dir"])
     if source not in _SAID:  # once per process: lm-eval loads each task's data separately
         _SAID.add(source)
         log.warning("emergence tasks: documents from %s", source)
@@ -169,7 +181,7 @@ def task_dataset(name: str, **metadata: Any) -> dict[str, Any]:
     items = _eval_items(name, metadata)
     if not items:
         raise ValueError(f"eval set {name!r} is empty: lm-eval needs at least one document")
-    rows = [item.model_dump(mode="json") for item in items]
+    rows = [item if isinstance(item, dict) else item.model_dump(mode="json") for item in items]
     return {"test": datasets.Dataset.from_list(rows)}
 
 
@@ -190,6 +202,7 @@ _TASK_SETS: dict[str, tuple[str, ...]] = {
     "age_rating": ("age_heldout",), "age_rating_mc": ("age_heldout",),
     "author_intent_seen": ("intent_seen",), "author_intent_heldout": ("intent_heldout",),
     "author_intent": INTENT_SETS, "emergence": ("age_heldout", *INTENT_SETS),
+    "author_intent_mia": (MEMBERSHIP,),
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from emergence.lmeval import task_dataset
+from emergence.lmeval_membership import membership_auc, process_membership  # noqa: F401 (named by the yaml)
 from emergence.metrics import band_names, keys, score_age, score_age_choice, score_intent
 from emergence.probe.config import ProbeConfig
 from emergence.probe.generate import band_choices
@@ -35,6 +36,10 @@ def load_intent_seen(**metadata):
 
 def load_intent_heldout(**metadata):
     return task_dataset("intent_heldout", **metadata)
+
+
+def load_membership(**metadata):
+    return task_dataset("membership", **metadata)
 
 
 # --------------------------------------------------------------------- prompts and targets

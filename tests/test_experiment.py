@@ -154,7 +154,7 @@ def test_report_shows_real_numbers(run_dir):
     assert all(p["band_low"] <= p["change"]["ci_low"] + 1e-9 for p in continuous["points"][1:]
                if p["band_low"] is not None and p["band_low"] == p["band_low"])
     assert "[answers.jsonl](answers.jsonl)" in md
-    assert html.count('src="data:image/png;base64,') == 6 and "http://" not in html  # five charts and the curve
+    assert html.count('src="data:image/png;base64,') == 7 and "http://" not in html  # five charts, the curve, the ROC curves
     audit = json.loads((run_dir / "audit" / "audit.json").read_text())
     assert f"{100 * audit['train_age_cue_share']:.1f}%" in md
 

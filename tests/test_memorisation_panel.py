@@ -229,3 +229,35 @@ def test_canary_recall_is_the_positive_control_of_every_memorisation_hypothesis(
     by = {h.name: h for h in BUILTIN_HYPOTHESES}
     assert CANARY_RECALL.role == "positive_control" and CANARY_RECALL.min_effect == pytest.approx(0.45)
     assert all(by[name].positive_control == CANARY_RECALL.name for name in MEMORISATION_ORDER)
+
+
+def test_lm_eval_task_gives_the_panels_aucs_through_the_same_code(overfit_run):
+    """author_intent_mia scores the same tokens as the panel's forward passes (training's
+    continuation after the chat prompt), so its AUCs match the panel's."""
+    pytest.importorskip("lm_eval")
+    from emergence.experiment import load_experiment_config
+    from emergence.lmeval import evaluate
+    from emergence.verdict.panel import MemorisationPanel
+
+    cfg = load_experiment_config(overfit_run / "config.toml")
+    panel = MemorisationPanel.model_validate_json((overfit_run / "verdicts" / "memorisation.json").read_text())
+    out = evaluate(cfg.train.model, adapter=overfit_run / "train" / "adapter", tasks=["author_intent_mia"],
+                   device="cpu", batch_size=16, bootstrap_iters=0)
+    got = out["results"]["author_intent_mia"]
+    mine = {(s.model, s.key): s.auc.mean for s in panel.scores}
+    assert got["reference,none"] == pytest.approx(mine[("tuned", "reference")], abs=0.02)
+    assert got["neg_loss,none"] == pytest.approx(mine[("tuned", "neg_loss")], abs=0.02)
+    samples = out["samples"]["author_intent_mia"]
+    assert len(samples) == panel.sizes["members"] + panel.sizes["nonmembers"]
+    # the base model through the task: its reference score is 0 for every record, so chance
+    base = evaluate(cfg.train.model, tasks=["author_intent_mia"], device="cpu", batch_size=16, bootstrap_iters=0,
+                    metadata={"eval_dir": str(overfit_run / "evalsets")})["results"]["author_intent_mia"]
+    assert base["reference,none"] == pytest.approx(0.5, abs=0.02)
+    assert base["neg_loss,none"] == pytest.approx(mine[("base", "neg_loss")], abs=0.02)
+
+
+def test_lm_eval_task_refuses_without_the_runs_eval_sets():
+    from emergence.lmeval import TaskDataError, task_dataset
+
+    with pytest.raises(TaskDataError, match="eval_dir"):
+        task_dataset("membership")
