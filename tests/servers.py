@@ -35,7 +35,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self, body: bool) -> None:
         server: FileServer = self.server.owner  # type: ignore[attr-defined]
-        status = server._next_fault()
+        ranged = body and "Range" in self.headers
+        status = server._next_fault(ranged)
         if status is not None:
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -79,6 +80,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             while length > 0:
                 allowed, cut = server._allowance(min(_PIECE, length), length)
                 if cut:  # a drop falls inside this piece (or at its end): send up to it, then cut
+                    server._failed(self.headers.get("Range") is not None)
                     self.wfile.write(f.read(allowed))
                     self.wfile.flush()
                     self.close_connection = True
@@ -102,6 +104,7 @@ class FileServer:
         self.files = {name: Path(p) for name, p in files.items()}
         self.drop_every, self.faults, self.ranges = drop_every, dict(faults or {}), ranges
         self.requests = self.drops = self.served = self.faulted = 0
+        self.failed_ranges = 0  # range requests cut or answered with a fault status: what a reader retries
         self._next_drop = drop_every
         self._lock = threading.Lock()
         self._etags: dict[Path, str] = {}
@@ -120,12 +123,17 @@ class FileServer:
         key = f"{st.st_size}-{st.st_mtime_ns}"
         return '"' + hashlib.md5(key.encode()).hexdigest() + '"'
 
-    def _next_fault(self) -> int | None:
+    def _next_fault(self, ranged: bool) -> int | None:
         with self._lock:
             self.requests += 1
             status = self.faults.pop(self.requests, None)
             self.faulted += status is not None
+            self.failed_ranges += status is not None and ranged
             return status
+
+    def _failed(self, ranged: bool) -> None:
+        with self._lock:
+            self.failed_ranges += ranged
 
     def _allowance(self, want: int, remaining: int) -> tuple[int, bool]:
         """(bytes of the next `want` that may be sent, whether the connection is cut after them).

@@ -8,7 +8,7 @@
     >>> index = GzipIndex(folder / "c.jsonl.gz", spacing=1 << 20)
     >>> index.advance(len(data)); index.save(folder / "c.gzidx")
     >>> later = GzipIndex(folder / "c.jsonl.gz", saved=folder / "c.gzidx")
-    >>> reader, handle = later.reader(2_000_000)
+    >>> reader = later.reader(2_000_000)
     >>> reader.read(16) == data[2_000_000:2_000_016], later.points > 1
     (True, True)
 
@@ -38,6 +38,7 @@ __all__ = ["SPACING", "GzipIndex", "IndexUnavailable", "available", "built_along
 
 SPACING = 4 << 20  # decompressed bytes between access points: ~19 KB of index each (compressed ~7 KB)
 _FORMAT = "emergence-gzindex/1"
+_READBUF = 128 << 10  # compressed bytes zran reads at a time: points are built no further ahead than this
 
 
 class IndexUnavailable(Exception):
@@ -66,6 +67,26 @@ def is_gzip(source: Any, storage: Any = None) -> bool:
 
 class _Bytes(io.BytesIO):
     mode = "rb"  # indexed_gzip checks the mode of the file object it imports from
+
+
+class _Reader:
+    """An `_IndexedGzipFile` positioned for a resumed pass (at `at`: less than asked at the end of
+    the stream), and the handle it reads through."""
+
+    def __init__(self, igz: Any, handle: Any, at: int) -> None:
+        self.igz, self.handle, self.at = igz, handle, at
+
+    @property
+    def count(self) -> int:
+        return self.handle.count
+
+    def read(self, size: int = -1) -> bytes:
+        return self.igz.read(size)
+
+    def close(self) -> None:
+        if not self.igz.closed:
+            self.igz.close()
+        self.handle.close()
 
 
 class _Counting(io.RawIOBase):
@@ -159,7 +180,7 @@ class GzipIndex:
             handle = _Counting(handle)
             self._handles.append(handle)
         where = {"fileobj": handle} if handle is not None else {"filename": str(self.source), "drop_handles": False}
-        igz = self._make(**where, spacing=self.spacing, readbuf_size=1 << 20, skip_crc_check=not reading)
+        igz = self._make(**where, spacing=self.spacing, readbuf_size=_READBUF, skip_crc_check=not reading)
         if data is not None:
             igz.import_index(fileobj=_Bytes(data))
         return igz, handle
@@ -201,9 +222,9 @@ class GzipIndex:
             f.write(gzip.compress(out.getvalue(), 1))
         tmp.replace(path)
 
-    def reader(self, offset: int) -> tuple[Any, Any]:
-        """(a binary file of the decompressed stream from byte `offset`, entered at the point at or
-        below it; its handle on the compressed file, whose `count` is the bytes it read)."""
+    def reader(self, offset: int) -> _Reader:
+        """A binary file of the decompressed stream from byte `offset`, entered at the point at or
+        below it (its `count`: the compressed bytes it read). The caller closes it."""
         self.advance(offset)
         if self.failed is not None:
             raise IndexUnavailable(f"building the index stopped: {self.failed}")
@@ -211,15 +232,15 @@ class GzipIndex:
             data = io.BytesIO()
             self._builder.export_index(fileobj=data)
         igz, handle = self._open(data.getvalue(), reading=True)
-        self._handles.append(igz)
-        igz.seek(offset)
-        return igz, handle
+        self._handles.remove(handle)  # the reader closes it
+        return _Reader(igz, handle, igz.seek(offset))
 
     def close(self) -> None:
-        for handle in reversed(self._handles):
-            handle.close()
-        self._builder.close()
-        self._handles = []
+        with self._lock:
+            self._builder.close()
+            for handle in self._handles:
+                handle.close()
+            self._handles = []
 
 
 def _read(path: Path) -> tuple[dict[str, Any], bytes]:

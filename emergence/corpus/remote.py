@@ -12,9 +12,9 @@
 `RemoteFile` is what `stream_records` reads a URL through: a seekable binary file whose
 bytes come from `fsspec` range requests (`cat_file(path, start, end)`, CHUNK bytes each),
 fetched a few chunks ahead by a thread so the network overlaps the parse. A request that
-fails (a dropped connection, a timeout, 429/5xx) is asked again for the same range after
-an exponential back-off (longer on 429/503, or what Retry-After says): the stream goes on
-at the byte where it stopped, so nothing is yielded twice or skipped. After `Retry.tries`
+fails (a dropped connection, a timeout, 429/5xx) is asked again from the same byte, half
+as long, after an exponential back-off (longer on 429/503, or what Retry-After says): the
+stream goes on at the byte where it stopped, so nothing is yielded twice or skipped. After `Retry.tries`
 failures in a row it raises `LoadError("read_failed")` naming the URL and byte offset. A
 retry first checks that the object is the one it started reading (size, ETag, mtime).
 Gzip and the format are sniffed from the bytes, as for a local file (a leading `gzip::`
@@ -37,10 +37,11 @@ from pydantic_core import core_schema
 
 from emergence.corpus.records import LoadError
 
-__all__ = ["CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
+__all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
            "identity", "is_url"]
 
-CHUNK = 4 << 20  # bytes a range request asks for; below a "drop every 8 MiB" fault so a retry can progress
+CHUNK = 4 << 20  # bytes a range request asks for
+MIN_CHUNK = 64 << 10  # the shortest request after failures (each halves it)
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(?:://|::)")
 _COMPRESSION = re.compile(r"^(gzip|gz|bz2|xz|lzma|zstd|zip)(?:://[^:]*)?::", re.I)
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -296,7 +297,7 @@ class RemoteFile(io.RawIOBase):
         self._storage = storage if storage is not None else getattr(url, "storage", None)
         self._retry, self._chunk, self._ahead, self._sleep = retry or Retry(), chunk, ahead, sleep
         self.retries, self.retry_log = 0, []
-        self._lock = threading.Lock()
+        self._lock, self._tag = threading.Lock(), ()
         self._fs, self._path = _filesystem(self.url, self._storage)
         self.info = self._retrying(0, self._info)
         if self.info.get("type") == "directory":
@@ -316,8 +317,10 @@ class RemoteFile(io.RawIOBase):
         except FileNotFoundError:
             raise FileNotFoundError(f"no such corpus file: {self.name}") from None
 
-    def _retrying(self, offset: int, request: Callable[[], Any], stop: threading.Event | None = None) -> Any:
-        """`request()`, asked again after transient failures; LoadError when the tries run out."""
+    def _retrying(self, offset: int, request: Callable[[], Any], stop: threading.Event | None = None,
+                  failed: Callable[[], None] | None = None) -> Any:
+        """`request()`, asked again after transient failures (`failed()` called before each
+        retry); LoadError when the tries run out."""
         attempt, started = 0, time.monotonic()
         while True:
             try:
@@ -348,6 +351,8 @@ class RemoteFile(io.RawIOBase):
                 if stop is not None and stop.is_set():
                     return None
                 self._check_unchanged(offset)
+                if failed is not None:
+                    failed()
 
     def _check_unchanged(self, offset: int) -> None:
         """Before a retry: the object must still be the version the read started on."""
@@ -364,15 +369,26 @@ class RemoteFile(io.RawIOBase):
                 "read it again from the start"))
 
     def _get(self, start: int, stop: threading.Event | None = None) -> bytes | None:
-        end = start + self._chunk if self.size is None else min(start + self._chunk, self.size)
-        if end <= start:
-            return b""
-        data = self._retrying(start, lambda: self._fs.cat_file(self._path, start=start, end=end), stop)
-        if data is not None and len(data) > end - start:  # a server that ignored the Range header
-            raise LoadError("no_range_support", path=self.name, offset=start, detail=(
-                f"asked for bytes {start:,}-{end - 1:,}, got {len(data):,}: the server does not answer range "
-                "requests, which reading a URL needs (download the file first)"))
-        return data
+        """The next chunk from `start`. After a failure the request is halved (down to
+        MIN_CHUNK) until one succeeds: a connection that breaks every N bytes still lets
+        requests shorter than N through."""
+        want = [self._chunk if self.size is None else min(self._chunk, self.size - start)]
+
+        def request() -> bytes:
+            end = start + want[0] if self.size is None else min(start + want[0], self.size)
+            if end <= start:
+                return b""
+            data = self._fs.cat_file(self._path, start=start, end=end)
+            if len(data) > end - start:  # a server that ignored the Range header
+                raise LoadError("no_range_support", path=self.name, offset=start, detail=(
+                    f"asked for bytes {start:,}-{end - 1:,}, got {len(data):,}: the server does not answer "
+                    "range requests, which reading a URL needs (download the file first)"))
+            return data
+
+        def halve() -> None:
+            want[0] = max(want[0] // 2, min(MIN_CHUNK, self._chunk))
+
+        return self._retrying(start, request, stop, halve)
 
     def head(self, n: int) -> bytes:
         """The first `n` bytes (one request; the read position does not move)."""

@@ -149,6 +149,7 @@ class RecordStream:
         self._read = self._yielded = 0  # the loop's counts, copied into _stats when it is read
         self._at: tuple[int, int | None] = (0, 0)  # (line, offset) after the last record yielded
         self._remote: Any = None  # the RemoteFile of a URL (its retries go into stats)
+        self._origin = 0  # the byte offset of the first line (3 after a UTF-8 byte-order mark)
 
     @property
     def stats(self) -> LoadStats:
@@ -205,6 +206,7 @@ class RecordStream:
         files: list[Any] = []
         try:
             reader, gz, bar, start = self._open(files)
+            offset = self._origin
             if start is not None:  # resumed at a line: the records before it are skipped, unread
                 n, offset = start.line, start.offset
                 blank, index = start.line - start.read, start.read - 1
@@ -402,9 +404,9 @@ class RecordStream:
         if resume is not None and resume.read:
             self.resumed_by = "skip"
         head, data = peek(data, lambda head: len(head) >= 4 and head.lstrip(JSON_WS + b"\f\v"))
-        if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark: dropped
+        if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark: dropped (line offsets start after it)
             next(data)
-            head = head[3:]
+            head, self._origin = head[3:], 3
             data = chain([head], data)
         utf, first = encoding(head), head.lstrip(JSON_WS + b"\f\v")[:1]
         if utf or first not in (b"{", b"[", b""):
@@ -419,7 +421,11 @@ class RecordStream:
     def _resumed(self, f: Any, files: list[Any], counted, resume: StreamPosition):
         """(JSON Lines from `resume.offset` on, None) when the file can be entered there: a seek, or
         a gzip access point; None when the pass must skip from the start instead."""
-        magic = f.head(2) if self._remote is not None else f.read(2)
+        if self._remote is not None:
+            magic = f.head(2)
+        else:
+            magic = f.read(2)
+            f.seek(0)
         gzipped = magic == b"\x1f\x8b"
         if gzipped:
             if self._index is None:
@@ -427,19 +433,21 @@ class RecordStream:
             from emergence.corpus.gzindex import IndexUnavailable, index_blocks
 
             try:
-                reader, handle = self._index.reader(resume.offset - 1)
+                reader = self._index.reader(resume.offset - 1)
             except IndexUnavailable as err:
-                f.seek(0)
                 warnings.warn(f"{self._name}: the gzip index cannot be used ({err}); the records before the "
                               "resume point are read and skipped", RuntimeWarning, stacklevel=3)
                 return None
             files.append(reader)
-            raw = index_blocks(blocks(reader), handle, self._stats)
+            raw, end = index_blocks(blocks(reader), reader, self._stats), reader.at
         else:
+            end = f.seek(0, os.SEEK_END) if self._remote is None else f.size
             f.seek(resume.offset - 1)
             raw = counted(blocks(f))
         first = next(raw, b"")
-        if first[:1] != b"\n":
+        if not first and end == resume.offset - 1:  # after a last line without a newline: nothing is left
+            pass
+        elif first[:1] != b"\n":
             raise LoadError("resume_mismatch", path=self._name, offset=resume.offset, detail=(
                 f"the line before byte {resume.offset:,} does not end there: the file is not the one the "
                 "position was taken from"))
