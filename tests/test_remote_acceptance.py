@@ -36,14 +36,17 @@ def _read(source, **kw):
 @pytest.mark.parametrize("name", ["trn.jsonl", "trn.jsonl.gz"])
 def test_drops_every_8_mib_and_three_503s_change_nothing(corpus_200k, name):
     local, local_stats = _read(corpus_200k[name])
-    faults = {3: 503, 5: 503, 8: 503}
+    faults = {2: 503, 3: 503, 4: 503}  # the first range requests (request 1 asks for the size)
     with FileServer(corpus_200k, drop_every=8 << 20, faults=faults) as server:
         remote, stats = _read(server.url(name), retry=Retry(first_wait=0.001, max_wait=0.01))
     assert len(local) > 190_000 and remote == local  # same records, same order, same content
     assert stats.model_dump(exclude={"source", "retries", "retry_log"}) == \
         local_stats.model_dump(exclude={"source", "retries", "retry_log"})
     assert stats.reconciles() and server.faulted == 3 and server.drops >= 1
-    assert stats.retries >= server.failed_ranges >= 1 and len(stats.retry_log) == min(stats.retries, 10)
+    # requests fetched ahead and cancelled after another failed are not retried: at least one
+    # retry, none that the server did not cause
+    assert 1 <= stats.retries <= server.failed_ranges + server.faulted
+    assert len(stats.retry_log) == min(stats.retries, 10) and any("503" in e for e in stats.retry_log)
 
 
 def test_training_resumed_after_a_kill_from_a_url_ends_as_the_uninterrupted_run(tmp_path, tiny_llama):

@@ -23,6 +23,8 @@ to fsspec, and are never shown: their values are masked in every message.
 """
 from __future__ import annotations
 
+import asyncio
+import collections
 import io
 import queue
 import re
@@ -309,6 +311,10 @@ class RemoteFile(io.RawIOBase):
         self._queue: queue.Queue | None = None
         self._stop: threading.Event | None = None
         self._thread: threading.Thread | None = None
+        # an async filesystem (http, s3, gcs) fetches ahead on its own event loop: requests in flight
+        self._async = bool(getattr(self._fs, "async_impl", False)) and self.size is not None
+        self._inflight: collections.deque = collections.deque()  # (start, end, future)
+        self._next_at = 0  # where the next request in flight starts
 
     # -- requests ---------------------------------------------------------------------------
     def _info(self) -> dict[str, Any]:
@@ -318,12 +324,15 @@ class RemoteFile(io.RawIOBase):
             raise FileNotFoundError(f"no such corpus file: {self.name}") from None
 
     def _retrying(self, offset: int, request: Callable[[], Any], stop: threading.Event | None = None,
-                  failed: Callable[[], None] | None = None) -> Any:
+                  failed: Callable[[], None] | None = None, error: BaseException | None = None) -> Any:
         """`request()`, asked again after transient failures (`failed()` called before each
-        retry); LoadError when the tries run out."""
+        retry; `error`: a first failure already met); LoadError when the tries run out."""
         attempt, started = 0, time.monotonic()
         while True:
             try:
+                if error is not None:
+                    error, pending = None, error
+                    raise pending
                 return request()
             except FileNotFoundError:
                 raise
@@ -368,27 +377,64 @@ class RemoteFile(io.RawIOBase):
                 f"the object changed while it was read (at byte {offset:,}; size/ETag/mtime differ): "
                 "read it again from the start"))
 
-    def _get(self, start: int, stop: threading.Event | None = None) -> bytes | None:
-        """The next chunk from `start`. After a failure the request is halved (down to
-        MIN_CHUNK) until one succeeds: a connection that breaks every N bytes still lets
-        requests shorter than N through."""
+    def _get(self, start: int, stop: threading.Event | None = None, error: BaseException | None = None) -> bytes | None:
+        """The next chunk from `start`. After a failure (`error`: one already met) the request
+        is halved (down to MIN_CHUNK) until one succeeds: a connection that breaks every N
+        bytes still lets requests shorter than N through."""
         want = [self._chunk if self.size is None else min(self._chunk, self.size - start)]
+        if error is not None:
+            want[0] = max(want[0] // 2, min(MIN_CHUNK, self._chunk))
 
         def request() -> bytes:
             end = start + want[0] if self.size is None else min(start + want[0], self.size)
             if end <= start:
                 return b""
-            data = self._fs.cat_file(self._path, start=start, end=end)
-            if len(data) > end - start:  # a server that ignored the Range header
-                raise LoadError("no_range_support", path=self.name, offset=start, detail=(
-                    f"asked for bytes {start:,}-{end - 1:,}, got {len(data):,}: the server does not answer "
-                    "range requests, which reading a URL needs (download the file first)"))
-            return data
+            return self._checked(start, end, self._fs.cat_file(self._path, start=start, end=end))
 
         def halve() -> None:
             want[0] = max(want[0] // 2, min(MIN_CHUNK, self._chunk))
 
-        return self._retrying(start, request, stop, halve)
+        return self._retrying(start, request, stop, halve, error)
+
+    def _checked(self, start: int, end: int, data: bytes) -> bytes:
+        if len(data) > end - start:  # a server that ignored the Range header
+            raise LoadError("no_range_support", path=self.name, offset=start, detail=(
+                f"asked for bytes {start:,}-{end - 1:,}, got {len(data):,}: the server does not answer "
+                "range requests, which reading a URL needs (download the file first)"))
+        return data
+
+    # -- fetching ahead on an async filesystem's loop -----------------------------------------
+    def _fill(self) -> None:
+        while len(self._inflight) <= self._ahead and self._next_at < self.size:
+            start, end = self._next_at, min(self._next_at + self._chunk, self.size)
+            future = asyncio.run_coroutine_threadsafe(self._fs._cat_file(self._path, start=start, end=end),
+                                                      self._fs.loop)
+            self._inflight.append((start, end, future))
+            self._next_at = end
+
+    def _cancel(self) -> None:
+        while self._inflight:
+            self._inflight.popleft()[2].cancel()
+
+    def _next_async(self) -> bytes:
+        if not self._inflight or self._inflight[0][0] != self._pos:
+            self._cancel()
+            self._next_at = self._pos
+        self._fill()
+        start, end, future = self._inflight.popleft()
+        try:
+            data = self._checked(start, end, future.result())
+        except LoadError:
+            self._cancel()
+            raise
+        except Exception as err:  # noqa: BLE001 - asked again from this byte, as _retrying decides
+            self._cancel()
+            data = self._get(start, error=err)
+        if start + len(data) != (self._inflight[0][0] if self._inflight else self._next_at):
+            self._cancel()  # a short answer: what is in flight no longer follows it
+            self._next_at = start + len(data)
+        self._fill()
+        return data
 
     def head(self, n: int) -> bytes:
         """The first `n` bytes (one request; the read position does not move)."""
@@ -439,6 +485,8 @@ class RemoteFile(io.RawIOBase):
             return b""
         if self._ahead <= 0:
             return self._get(self._pos) or b""
+        if self._async:
+            return self._next_async()
         if self._queue is None:
             self._start(self._pos)
         item = self._queue.get()
@@ -497,5 +545,6 @@ class RemoteFile(io.RawIOBase):
 
     def close(self) -> None:
         self._halt()
+        self._cancel()
         self._buf = b""
         super().close()
