@@ -290,7 +290,7 @@ def resume(args: argparse.Namespace) -> None:
             continue
         secs = [r["seconds"] for r in ok]
         print(f"{kind:<34} first record after {statistics.median(secs):8.3f} s median ({min(secs):.3f}-{max(secs):.3f}), "
-              f"compressed bytes read {ok[0]['compressed_bytes_read'] / 1e6:,.1f} MB, by {ok[0]['resumed_by']}, "
+              f"compressed bytes read {ok[0]['compressed_bytes_read'] / 1e6:,.1f} MB, by {ok[0]['resumed_by'] or 'skip'}, "
               f"peak RSS {max(r['peak_rss_mb'] for r in ok):.0f} MB, first uid {ok[0]['uid']}")
     print(f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
 

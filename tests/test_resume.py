@@ -74,7 +74,7 @@ def test_gzip_resumes_at_an_access_point_within_one_span(files, tmp_path):
     records, resumed, how = _resumed(gz, position, gzip_index=later)
     assert how == "index" and records == [(u, t) for u, t, _ in whole[k:]]
     assert resumed.read == stats.read and resumed.filtered == {"skipped": position.read} and resumed.reconciles()
-    uncompressed, compressed = max(p for p in later._builder.seek_points() if p[0] <= position.offset - 1)
+    uncompressed, compressed = max(p for p in later._igz.seek_points() if p[0] <= position.offset - 1)
     assert position.offset - 1 - uncompressed <= 2 * SPACING  # entered within one span of its line
     assert resumed.bytes_read <= gz.stat().st_size - compressed + 1  # read from that point, not from byte 0
 

@@ -15,13 +15,13 @@
 A deflate stream cannot be entered mid-way: an access point keeps the 32 KiB of output
 before it and the bit where it stands, so decompression can start there. `indexed_gzip`
 (zran) builds them; it was measured against `rapidgzip` side by side (benchmarks/README.md,
-"Resuming a gzip corpus"). The index is built in lockstep with a pass that starts at byte 0
-(`advance`, on a handle of its own: the pass itself keeps the loader's own `Gunzip`, its
-checks and its errors), saved with a checkpoint (`save`, gzip-compressed, with the
-corpus's size and spacing in a header line) and read back by the resumed pass
-(`reader(offset)`), which decompresses from the point at or below `offset`: at most one
-`spacing` of output before its line. A resumed pass cannot check the CRC of the member it
-starts in (nobody can without its start); a pass from byte 0 checks every member.
+"Resuming a gzip corpus"). The index is built in step with a pass that starts at byte 0
+(`advance`, reading the file a second time: the pass itself keeps the loader's own
+`Gunzip`, its checks and its errors), saved with a checkpoint (`save`: gzip-compressed,
+the corpus's size and the spacing in a header line) and read back by the resumed pass
+(`reader(offset)`), which decompresses from the point at or below `offset`: at most about
+one `spacing` of output before its line. A resumed pass checks no CRC (the member it starts
+in cannot be checked without its start); the next pass from byte 0 checks every member.
 """
 from __future__ import annotations
 
@@ -29,15 +29,18 @@ import gzip
 import io
 import json
 import os
+import shutil
+import tempfile
 import threading
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 __all__ = ["SPACING", "GzipIndex", "IndexUnavailable", "available", "built_along", "index_blocks", "is_gzip"]
 
-SPACING = 4 << 20  # decompressed bytes between access points: ~19 KB of index each (compressed ~7 KB)
+SPACING = 4 << 20  # decompressed bytes between access points (32 KiB of window each; ~12 KB saved)
 _FORMAT = "emergence-gzindex/1"
+_READ = 8 << 20  # decompressed bytes a resumed pass asks zran for at a time
 _READBUF = 128 << 10  # compressed bytes zran reads at a time: points are built no further ahead than this
 
 
@@ -65,28 +68,36 @@ def is_gzip(source: Any, storage: Any = None) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
-class _Bytes(io.BytesIO):
-    mode = "rb"  # indexed_gzip checks the mode of the file object it imports from
-
-
 class _Reader:
-    """An `_IndexedGzipFile` positioned for a resumed pass (at `at`: less than asked at the end of
-    the stream), and the handle it reads through."""
+    """The index's decompressor, positioned for a resumed pass (at `at`: less than asked at the
+    end of the stream); `count`: the compressed bytes read since."""
 
-    def __init__(self, igz: Any, handle: Any, at: int) -> None:
-        self.igz, self.handle, self.at = igz, handle, at
+    def __init__(self, index: GzipIndex, at: int) -> None:
+        self.index, self.at, self._start = index, at, index._handle.count
+        self._buf, self._used = b"", 0
 
     @property
     def count(self) -> int:
-        return self.handle.count
+        return self.index._handle.count - self._start
 
     def read(self, size: int = -1) -> bytes:
-        return self.igz.read(size)
+        """Up to `size` bytes. zran reads best in long runs inside its points (a short read, or one
+        past the last point, inflates from the point again): _READ bytes at a time, the points
+        built ahead of them first."""
+        if self._used >= len(self._buf):
+            index = self.index
+            with index._lock:
+                at = index._igz.tell()
+            index.advance(at + 2 * _READ)
+            with index._lock:
+                self._buf, self._used = index._igz.read(_READ), 0
+        size = len(self._buf) if size is None or size < 0 else size
+        out = self._buf[self._used:self._used + size]
+        self._used += len(out)
+        return out
 
     def close(self) -> None:
-        if not self.igz.closed:
-            self.igz.close()
-        self.handle.close()
+        self.index._reading = False
 
 
 class _Counting(io.RawIOBase):
@@ -129,7 +140,9 @@ class GzipIndex:
     source: a path, or a URL read through a `RemoteFile` of its own (with `storage`).
     spacing: decompressed bytes between points. saved: an index file written by `save` (its
     spacing wins); IndexUnavailable when it cannot be read or is of another file.
-    Methods are safe to call from several threads (a checkpoint saves while the loader reads).
+    One `indexed_gzip` object holds the points and, for a resumed pass, decompresses: the
+    points are in memory once (about 32 KiB each). Safe to call from several threads (a
+    checkpoint saves while the loader reads).
     """
 
     def __init__(self, source: Any, *, spacing: int = SPACING, saved: str | os.PathLike[str] | None = None,
@@ -138,22 +151,27 @@ class GzipIndex:
             from indexed_gzip.indexed_gzip import _IndexedGzipFile
         except ImportError as err:
             raise IndexUnavailable("indexed_gzip is not installed (pip install 'emergence[train]')") from err
-        header, points = _read(Path(saved)) if saved is not None else ({}, None)
-        self._make, self.source, self._storage = _IndexedGzipFile, source, storage
-        self.spacing = int(header.get("spacing", spacing))
+        from emergence.corpus.remote import RemoteFile, is_url
+
+        header = _header(Path(saved)) if saved is not None else {}
+        self.source, self.spacing = source, int(header.get("spacing", spacing))
         self._lock = threading.Lock()
-        self._handles: list[Any] = []
-        self._builder, _ = self._open(None)
-        self.size = self._size()
+        raw = RemoteFile(source, storage, ahead=1) if is_url(source) else open(source, "rb")  # noqa: SIM115
+        self.size = int(raw.size or 0) if is_url(source) else os.fstat(raw.fileno()).st_size
+        self._handle = _Counting(raw)
+        # no CRC checks: a pass from byte 0 makes them (Gunzip); a resumed pass cannot for its first member
+        self._igz = _IndexedGzipFile(fileobj=self._handle, spacing=self.spacing, readbuf_size=_READBUF,
+                                     skip_crc_check=True)
         self.built_to, self.failed = 0, None  # decompressed bytes the points cover; why building stopped
         self.complete = False  # the points reach the end of the stream
-        if points is not None:
+        self._reading = False  # a resumed pass reads through the points' decompressor
+        if saved is not None:
             if header.get("size") != self.size:
                 self.close()
                 raise IndexUnavailable(f"{saved} indexes another file ({header.get('size'):,} bytes; this one "
                                        f"has {self.size:,})")
             try:
-                self._builder.import_index(fileobj=_Bytes(points))
+                _import(self._igz, Path(saved))
             except Exception as err:  # noqa: BLE001 - a damaged index is not used
                 self.close()
                 raise IndexUnavailable(f"{saved}: {err}") from None
@@ -162,43 +180,18 @@ class GzipIndex:
     @property
     def points(self) -> int:
         """Access points held."""
-        return self._builder.npoints
-
-    def _open(self, data: bytes | None, reading: bool = False) -> Any:
-        """An `_IndexedGzipFile` on a handle of its own (with the points in `data`, an export).
-        The builder skips CRC checks (the pass's Gunzip makes them); a reader checks the
-        members it reads from their start."""
-        from emergence.corpus.remote import RemoteFile, is_url
-
-        if is_url(self.source):
-            handle: Any = RemoteFile(self.source, self._storage, ahead=2 if reading else 1)
-        elif reading:
-            handle = open(self.source, "rb")  # noqa: SIM115 - closed by close()
-        else:
-            handle = None
-        if handle is not None:
-            handle = _Counting(handle)
-            self._handles.append(handle)
-        where = {"fileobj": handle} if handle is not None else {"filename": str(self.source), "drop_handles": False}
-        igz = self._make(**where, spacing=self.spacing, readbuf_size=_READBUF, skip_crc_check=not reading)
-        if data is not None:
-            igz.import_index(fileobj=_Bytes(data))
-        return igz, handle
-
-    def _size(self) -> int:
-        from emergence.corpus.remote import is_url
-
-        if is_url(self.source):
-            return int(self._handles[0].raw.size or 0)
-        return os.stat(self.source).st_size
+        return self._igz.npoints
 
     def advance(self, offset: int) -> None:
         """Build points up to decompressed byte `offset` (a no-op where they exist)."""
         if offset <= self.built_to or self.complete or self.failed is not None:
             return
         with self._lock:
+            at = self._igz.tell() if self._reading else None
             try:
-                reached = self._builder.seek(offset)
+                reached = self._igz.seek(offset)
+                if at is not None:  # back to where the resumed pass reads
+                    self._igz.seek(at)
             except Exception as err:  # noqa: BLE001 - the pass's own Gunzip reports a damaged stream
                 self.failed = f"{type(err).__name__}: {err}"
                 return
@@ -210,49 +203,60 @@ class GzipIndex:
             self.advance(upto)
         if self.failed is not None:
             raise IndexUnavailable(f"building the index stopped: {self.failed}")
-        with self._lock:
-            out = io.BytesIO()
-            self._builder.export_index(fileobj=out)
-            built_to = self.built_to
-        header = {"format": _FORMAT, "size": self.size, "spacing": self.spacing, "built_to": built_to}
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as f:
-            f.write(json.dumps(header).encode() + b"\n")
-            f.write(gzip.compress(out.getvalue(), 1))
-        tmp.replace(path)
+        raw, tmp = path.with_name(path.name + ".raw.tmp"), path.with_name(path.name + ".tmp")
+        with self._lock:
+            self._igz.export_index(filename=str(raw))
+            header = {"format": _FORMAT, "size": self.size, "spacing": self.spacing, "built_to": self.built_to}
+        try:
+            with tmp.open("wb") as f:
+                f.write(json.dumps(header).encode() + b"\n")
+                with raw.open("rb") as src, gzip.GzipFile(fileobj=f, mode="wb", compresslevel=1) as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            tmp.replace(path)
+        finally:
+            raw.unlink(missing_ok=True)
 
     def reader(self, offset: int) -> _Reader:
-        """A binary file of the decompressed stream from byte `offset`, entered at the point at or
-        below it (its `count`: the compressed bytes it read). The caller closes it."""
+        """The decompressed stream from byte `offset`, entered at the point at or below it; one at
+        a time (a resumed pass). Its `count`: the compressed bytes it read."""
         self.advance(offset)
         if self.failed is not None:
             raise IndexUnavailable(f"building the index stopped: {self.failed}")
         with self._lock:
-            data = io.BytesIO()
-            self._builder.export_index(fileobj=data)
-        igz, handle = self._open(data.getvalue(), reading=True)
-        self._handles.remove(handle)  # the reader closes it
-        return _Reader(igz, handle, igz.seek(offset))
+            at = self._igz.seek(offset)
+            self._reading = True
+        return _Reader(self, at)
 
     def close(self) -> None:
         with self._lock:
-            self._builder.close()
-            for handle in self._handles:
-                handle.close()
-            self._handles = []
+            self._igz.close()
+            self._handle.close()
 
 
-def _read(path: Path) -> tuple[dict[str, Any], bytes]:
-    """(header, indexed_gzip export) of an index file written by `GzipIndex.save`."""
+def _header(path: Path) -> dict[str, Any]:
+    """The header line of an index file written by `GzipIndex.save`."""
     try:
         with path.open("rb") as f:
             header = json.loads(f.readline())
-            if not isinstance(header, dict) or header.get("format") != _FORMAT:
-                raise IndexUnavailable(f"{path} is not an index written by GzipIndex.save")
-            return header, gzip.decompress(f.read())
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError) as err:
         raise IndexUnavailable(f"{path}: {err}") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        raise IndexUnavailable(f"{path} is not an index written by GzipIndex.save")
+    return header
+
+
+def _import(igz: Any, path: Path) -> None:
+    """Import the points saved in `path` into `igz` (through a temporary file: never twice in memory)."""
+    fd, raw = tempfile.mkstemp(suffix=".gzidx")
+    try:
+        with path.open("rb") as f, os.fdopen(fd, "wb") as out:
+            f.readline()
+            with gzip.GzipFile(fileobj=f, mode="rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+        igz.import_index(filename=raw)
+    finally:
+        os.unlink(raw)
 
 
 def built_along(data: Iterator[bytes], index: Any) -> Iterator[bytes]:
