@@ -381,7 +381,7 @@ class RecordStream:
             opened = self._resumed(f, files, counted, resume)
             if opened is not None:
                 return (*opened, bar, resume)
-        head, raw = peek(blocks(f), lambda head: len(head) >= 2)
+        head, raw = peek(f.chunks() if self._remote is not None else blocks(f), lambda head: len(head) >= 2)
         gz = None
         if head[:2] == b"\x1f\x8b":
             from emergence.corpus.gzindex import built_along
