@@ -38,13 +38,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import core_schema
 
 from emergence.corpus.records import LoadError
+from emergence.corpus.urls import display_url, is_url
 
 __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
            "identity", "is_url"]
 
 CHUNK = 2 << 20  # bytes a range request asks for (benchmarks/README.md: 4 MiB bought no speed, 17 MB more memory)
 MIN_CHUNK = 64 << 10  # the shortest request after failures (each halves it)
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(?:://|::)")
 _COMPRESSION = re.compile(r"^(gzip|gz|bz2|xz|lzma|zstd|zip)(?:://[^:]*)?::", re.I)
 _TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _THROTTLED = frozenset({429, 503})
@@ -54,20 +54,6 @@ _TRANSIENT_NAMES = ("ClientPayloadError", "ClientConnectionError", "ClientOSErro
                     "ResponseStreamingError", "ProtocolError", "EndpointConnectionError", "ConnectionClosedError",
                     "ReadTimeoutError", "ContentLengthError", "ChunkedEncodingError")
 _BACKENDS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "hf": "hf", "http": "http", "https": "http"}
-
-
-def is_url(value: Any) -> bool:
-    """True for a URL (`scheme://...`) or an fsspec chain (`a::b://...`); a path is not one."""
-    return isinstance(value, str) and not isinstance(value, Path) and _URL.match(value) is not None
-
-
-def display_url(url: str) -> str:
-    """The URL as messages show it: no user:password@, no query string (presigned signatures)."""
-    parts = []
-    for part in str(url).split("::"):
-        part = re.sub(r"^([A-Za-z][A-Za-z0-9+.\-]*://)[^/@]*@", r"\1", part)
-        parts.append(part.split("?", 1)[0] + ("?…" if "?" in part else ""))
-    return "::".join(parts)
 
 
 class StorageOptions(BaseModel):

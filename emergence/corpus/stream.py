@@ -41,7 +41,7 @@ import msgspec
 from emergence.corpus.readers import (EXCERPT, JSON_WS, ArrayItems, Fatal, Gunzip, TooLong, blocks, encoding,
                                       json_lines, peek)
 from emergence.corpus.records import MAX_DEPTH, LoadError, LoadStats, Record, clean_field, collapse_spaces
-from emergence.corpus.remote import is_url
+from emergence.corpus.urls import is_url
 from emergence.corpus.seen import SeenPairs
 
 __all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "StreamPosition", "record_from",
@@ -121,7 +121,7 @@ class RecordStream:
             skip, positions = resume.read, True
         self._path, self._file, self._url = None, None, None
         if is_url(source):
-            from emergence.corpus.remote import display_url
+            from emergence.corpus.urls import display_url
 
             self._url, name = source, display_url(source)
         elif isinstance(source, (str, os.PathLike)):
@@ -384,8 +384,6 @@ class RecordStream:
         head, raw = peek(f.chunks() if self._remote is not None else blocks(f), lambda head: len(head) >= 2)
         gz = None
         if head[:2] == b"\x1f\x8b":
-            from emergence.corpus.gzindex import built_along
-
             stop = None
             if self._strict and start is not None:  # check every member first, then read again
                 stop = Gunzip(raw).check()
@@ -398,6 +396,8 @@ class RecordStream:
                 raw = blocks(spool)
             data = iter(gz := Gunzip(counted(raw), stop))
             if self._index is not None:
+                from emergence.corpus.gzindex import built_along
+
                 data = built_along(data, self._index)
         else:
             data = counted(raw)
