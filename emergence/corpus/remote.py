@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import core_schema
 
 from emergence.corpus.records import LoadError
+from emergence.corpus.retry import Retry, status_of, transient
 from emergence.corpus.urls import display_url, is_url
 
 __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
@@ -46,13 +47,6 @@ __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOpt
 CHUNK = 2 << 20  # bytes a range request asks for (benchmarks/README.md: 4 MiB bought no speed, 17 MB more memory)
 MIN_CHUNK = 64 << 10  # the shortest request after failures (each halves it)
 _COMPRESSION = re.compile(r"^(gzip|gz|bz2|xz|lzma|zstd|zip)(?:://[^:]*)?::", re.I)
-_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-_THROTTLED = frozenset({429, 503})
-_PERMANENT_OS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-_TRANSIENT_NAMES = ("ClientPayloadError", "ClientConnectionError", "ClientOSError", "ServerDisconnectedError",
-                    "ServerTimeoutError", "ConnectionError", "Timeout", "TimeoutError", "IncompleteRead",
-                    "ResponseStreamingError", "ProtocolError", "EndpointConnectionError", "ConnectionClosedError",
-                    "ReadTimeoutError", "ContentLengthError", "ChunkedEncodingError")
 _BACKENDS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "hf": "hf", "http": "http", "https": "http"}
 
 
@@ -154,61 +148,6 @@ def corpus_source(value: str | Path, storage: StorageOptions | None = None) -> P
     if is_url(value):
         return CorpusURL(str(value), storage if storage is not None else getattr(value, "storage", None))
     return Path(value).expanduser()
-
-
-class Retry(BaseModel):
-    """Back-off of the requests of one read: tries in a row without progress, and the waits between them."""
-
-    tries: int = Field(10, ge=1, description="Failed requests in a row (no byte gained) before giving up.")
-    first_wait: float = Field(0.5, ge=0, description="Seconds before the first retry; doubled each time.")
-    max_wait: float = Field(30.0, ge=0, description="The longest wait between two tries (seconds).")
-    throttled_wait: float = Field(5.0, ge=0, description="The shortest wait after a 429 or 503 (seconds), "
-                                  "unless Retry-After asks for another.")
-
-    def wait(self, attempt: int, status: int | None, retry_after: float | None) -> float:
-        """Seconds to wait before try `attempt` + 1 (attempt counts from 1)."""
-        wait = min(self.first_wait * 2 ** (attempt - 1), self.max_wait)
-        if retry_after is not None:
-            wait = max(wait, retry_after)
-        elif status in _THROTTLED:
-            wait = max(wait, self.throttled_wait)
-        return min(wait, self.max_wait)
-
-
-def _status(err: BaseException) -> tuple[int | None, float | None]:
-    """(HTTP status, Retry-After seconds) found on the error or its causes."""
-    seen = 0
-    while err is not None and seen < 8:
-        status = getattr(err, "status", None) or getattr(err, "status_code", None)
-        response = getattr(err, "response", None)
-        headers = getattr(err, "headers", None)
-        if status is None and isinstance(response, dict):  # botocore ClientError
-            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            headers = response.get("ResponseMetadata", {}).get("HTTPHeaders")
-        elif status is None and response is not None:  # requests / httpx (huggingface_hub)
-            status, headers = getattr(response, "status_code", None), getattr(response, "headers", None)
-        if isinstance(status, int):
-            after = None
-            try:
-                after = float((headers or {}).get("Retry-After") or (headers or {}).get("retry-after"))
-            except (TypeError, ValueError, AttributeError):
-                pass
-            return status, after
-        err, seen = err.__cause__ or err.__context__, seen + 1
-    return None, None
-
-
-def transient(err: BaseException) -> bool:
-    """Whether asking again can help: dropped connections, timeouts, 408/425/429/5xx."""
-    status, _ = _status(err)
-    if status is not None:
-        return status in _TRANSIENT_STATUS
-    if isinstance(err, _PERMANENT_OS):
-        return False
-    names = {c.__name__ for c in type(err).__mro__}
-    if isinstance(err, (OSError, TimeoutError)) or any(n in name for name in names for n in _TRANSIENT_NAMES):
-        return True
-    return "SlowDown" in str(err) or "reduce your request rate" in str(err)
 
 
 def _filesystem(url: str, storage: StorageOptions | None) -> tuple[Any, str]:
@@ -341,7 +280,7 @@ class RemoteFile(io.RawIOBase):
                     self.retries += 1
                     if len(self.retry_log) < 10:
                         self.retry_log.append(f"byte {offset:,}: {summary[:160]}")
-                status, after = _status(err)
+                status, after = status_of(err)
                 self._sleep(self._retry.wait(attempt, status, after))
                 if stop is not None and stop.is_set():
                     return None
