@@ -273,3 +273,36 @@ def test_file_urls_and_synchronous_filesystems_read_ahead_in_a_thread(corpus):
         assert not f._async and f.read(2) == b"\x1f\x8b"
     remote, stats = _records(url)
     assert remote == local and stats.format == "jsonl+gzip"
+
+
+def test_a_bad_storage_option_is_named_not_echoed():
+    from emergence.configio import ConfigError, load_config
+    from emergence.experiment.config import ExperimentConfig
+    from emergence.train.config import TrainConfig
+
+    for bad in ({"profil": "s3cr3t-1"}, {"profile": ["s3cr3t-2"]}, {"anonymous": "s3cr3t-3"}, "s3cr3t-4"):
+        for make in (lambda: TrainConfig(corpus="s3://b/k", storage=bad),
+                     lambda: ExperimentConfig(train={"corpus": "s3://b/k", "storage": bad}),
+                     lambda: load_config(TrainConfig, None, {"storage": bad})):
+            with pytest.raises((ValueError, ConfigError)) as err:
+                make()
+            assert "storage" in str(err.value) and "s3cr3t" not in str(err.value)
+    ok = TrainConfig(corpus="s3://b/k", storage={"profile": "lab", "options": {"config_kwargs": {"x": ["y"]}}})
+    assert ok.storage.fsspec_options("s3") == {"profile": "lab", "config_kwargs": {"x": ["y"]}}
+
+
+def test_strict_and_damaged_gzip_fail_over_a_url_as_locally(corpus, tmp_path):
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(corpus["c.jsonl.gz"].read_bytes()[:-1000])  # truncated
+    errors = {}
+    with FileServer({**corpus, "cut.jsonl.gz": cut}) as server:
+        for name, policy in (("c.jsonl.gz", "strict"), ("cut.jsonl.gz", "skip")):
+            for where, source in (("local", corpus.get(name, cut)), ("url", server.url(name))):
+                with pytest.raises(LoadError) as err:
+                    _records(source, policy=policy)
+                errors[name, where] = err.value
+    for name in ("c.jsonl.gz", "cut.jsonl.gz"):
+        local, url = errors[name, "local"], errors[name, "url"]
+        assert (url.reason, url.line, url.offset, url.detail) == (local.reason, local.line, local.offset, local.detail)
+        assert url.path.startswith("http://127.0.0.1:")
+    assert errors["c.jsonl.gz", "url"].reason == "malformed_json" and errors["cut.jsonl.gz", "url"].reason == "truncated_gzip"

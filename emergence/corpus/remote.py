@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import core_schema
 
 from emergence.corpus.records import LoadError
@@ -54,6 +54,13 @@ class StorageOptions(BaseModel):
     """How to reach a corpus URL's storage; never shown (repr, messages, dumps, env.json)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _masked(cls, data: Any) -> Any:
+        # pydantic's errors echo the input (input_value=...), under whatever model holds this
+        # one: every value comes in masked, its repr '***'
+        return _mask(data)
 
     profile: str | None = Field(None, description="AWS credentials profile for s3:// (a section of ~/.aws/credentials).")
     endpoint_url: str | None = Field(
@@ -101,6 +108,33 @@ class StorageOptions(BaseModel):
 
         walk([self.profile, self.endpoint_url, self.options])
         return sorted(set(found), key=len, reverse=True)
+
+
+class _MaskedStr(str):
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+class _MaskedDict(dict):
+    def __repr__(self) -> str:
+        return "{***}"
+
+
+class _MaskedList(list):
+    def __repr__(self) -> str:
+        return "[***]"
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, StorageOptions):
+        return value
+    if isinstance(value, dict):
+        return _MaskedDict({k: _mask(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return _MaskedList(_mask(v) for v in value)
+    if isinstance(value, str):
+        return _MaskedStr(value)
+    return value
 
 
 class CorpusURL(str):
