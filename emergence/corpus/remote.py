@@ -34,11 +34,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import core_schema
 
 from emergence.corpus.records import LoadError
 from emergence.corpus.retry import Retry, status_of, transient
+from emergence.corpus.storage import BACKENDS, StorageOptions
 from emergence.corpus.urls import display_url, is_url
 
 __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
@@ -47,94 +47,6 @@ __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOpt
 CHUNK = 2 << 20  # bytes a range request asks for (benchmarks/README.md: 4 MiB bought no speed, 17 MB more memory)
 MIN_CHUNK = 64 << 10  # the shortest request after failures (each halves it)
 _COMPRESSION = re.compile(r"^(gzip|gz|bz2|xz|lzma|zstd|zip)(?:://[^:]*)?::", re.I)
-_BACKENDS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "hf": "hf", "http": "http", "https": "http"}
-
-
-class StorageOptions(BaseModel):
-    """How to reach a corpus URL's storage; never shown (repr, messages, dumps, env.json)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _masked(cls, data: Any) -> Any:
-        # pydantic's errors echo the input (input_value=...), under whatever model holds this
-        # one: every value comes in masked, its repr '***'
-        return _mask(data)
-
-    profile: str | None = Field(None, description="AWS credentials profile for s3:// (a section of ~/.aws/credentials).")
-    endpoint_url: str | None = Field(
-        None, description="Endpoint of an S3-compatible store (MinIO, R2, a moto server) for s3://, of the "
-        "Hugging Face Hub for hf://, of a GCS emulator for gs://.")
-    anonymous: bool = Field(False, description="Read without credentials (public buckets and datasets).")
-    options: dict[str, Any] = Field(
-        {}, description="Any other keyword of the URL's fsspec filesystem (s3fs, gcsfs, HfFileSystem), "
-        "e.g. {requester_pays = true}; they win over the fields above.")
-
-    def __repr__(self) -> str:
-        return "StorageOptions(***)"
-
-    __str__ = __repr__
-
-    def fsspec_options(self, protocol: str) -> dict[str, Any]:
-        """The filesystem keywords for `protocol` (s3, gs, hf, http, file, ...)."""
-        backend = _BACKENDS.get(protocol, protocol)
-        out: dict[str, Any] = {}
-        if self.profile is not None:
-            if backend != "s3":
-                raise ValueError(f"storage option 'profile' is for s3:// URLs, not {protocol}://")
-            out["profile"] = self.profile
-        if self.endpoint_url is not None:
-            if backend not in ("s3", "gcs", "hf"):
-                raise ValueError(f"storage option 'endpoint_url' is for s3://, gs:// and hf:// URLs, not {protocol}://")
-            out["endpoint" if backend == "hf" else "endpoint_url"] = self.endpoint_url
-        if self.anonymous:
-            out.update({"s3": {"anon": True}, "gcs": {"token": "anon"}, "hf": {"token": False}}.get(backend, {}))
-        return {**out, **self.options}
-
-    def secrets(self) -> list[str]:
-        """Every string value in the options (masked wherever a message might show it)."""
-        found: list[str] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, str) and len(value) >= 3:
-                found.append(value)
-            elif isinstance(value, dict):
-                for v in value.values():
-                    walk(v)
-            elif isinstance(value, (list, tuple)):
-                for v in value:
-                    walk(v)
-
-        walk([self.profile, self.endpoint_url, self.options])
-        return sorted(set(found), key=len, reverse=True)
-
-
-class _MaskedStr(str):
-    def __repr__(self) -> str:
-        return "'***'"
-
-
-class _MaskedDict(dict):
-    def __repr__(self) -> str:
-        return "{***}"
-
-
-class _MaskedList(list):
-    def __repr__(self) -> str:
-        return "[***]"
-
-
-def _mask(value: Any) -> Any:
-    if isinstance(value, StorageOptions):
-        return value
-    if isinstance(value, dict):
-        return _MaskedDict({k: _mask(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return _MaskedList(_mask(v) for v in value)
-    if isinstance(value, str):
-        return _MaskedStr(value)
-    return value
 
 
 class CorpusURL(str):
@@ -202,7 +114,7 @@ def _filesystem(url: str, storage: StorageOptions | None) -> tuple[Any, str]:
             options = {protocol: options}
         return fsspec.core.url_to_fs(url, **options)
     except ImportError as err:
-        extra = {"s3": "s3", "gcs": "gcs", "hf": "hf", "http": "http"}.get(_BACKENDS.get(protocol, ""), None)
+        extra = {"s3": "s3", "gcs": "gcs", "hf": "hf", "http": "http"}.get(BACKENDS.get(protocol, ""), None)
         hint = f"pip install 'emergence[{extra}]'" if extra else "install the fsspec backend it names"
         raise LoadError("missing_backend", path=name, detail=f"{protocol}:// needs a package that is not "
                         f"installed ({_redact(str(err), storage)}): {hint}") from None

@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from emergence.corpus.remote import CorpusURL, StorageOptions
+from emergence.corpus.remote import CorpusURL
+from emergence.corpus.storage import StorageOptions
 
 __all__ = ["PROFILES", "SEED_TARGET_MODULES", "TrainConfig"]
 
