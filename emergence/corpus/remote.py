@@ -268,6 +268,8 @@ class RemoteFile(io.RawIOBase):
         return self._retrying(start, request, stop, halve, error)
 
     def _checked(self, start: int, end: int, data: bytes) -> bytes:
+        if not data and self.size is not None:  # nothing before the known end: asked again, never taken for EOF
+            raise ConnectionError(f"an empty answer for bytes {start:,}-{end - 1:,} of {self.size:,}")
         if len(data) > end - start:  # a server that ignored the Range header
             raise LoadError("no_range_support", path=self.name, offset=start, detail=(
                 f"asked for bytes {start:,}-{end - 1:,}, got {len(data):,}: the server does not answer "
