@@ -38,13 +38,15 @@ class Fatal(Exception):
 
 
 class TooLong:
-    """A line or item longer than max_line_bytes, of which only the first bytes are kept. The
-    decoder refuses it (TypeError), so the loop's one except clause finds it."""
+    """A line or item longer than max_line_bytes, of which only the first bytes are kept, and
+    its length (`size`, for byte offsets). The decoder refuses it (TypeError), so the loop's
+    one except clause finds it."""
 
-    __slots__ = ("excerpt",)
+    __slots__ = ("excerpt", "size")
 
-    def __init__(self, excerpt: bytes) -> None:
+    def __init__(self, excerpt: bytes, size: int | None = None) -> None:
         self.excerpt = excerpt[:EXCERPT]
+        self.size = len(excerpt) if size is None else size
 
 
 def blocks(f: Any) -> Iterator[bytes]:
@@ -142,16 +144,23 @@ def json_lines(chunks: Iterable[bytes], limit: int) -> Iterator[list]:
         lines = block.split(b"\n")
         last = lines.pop()
         if not lines:  # no newline: the line goes on
-            if long is None and len(rest := rest + last) > limit:
+            if long is not None:
+                long.size += len(last)
+            elif len(rest := rest + last) > limit:
                 rest, long = b"", TooLong(rest)
             continue
         if len(block) > limit and max(map(len, lines)) >= limit:
             lines = [TooLong(line) if len(line) >= limit else line for line in lines]
         if long is not None:  # the block's first piece ends the long line
+            long.size += lines[0].size if type(lines[0]) is TooLong else len(lines[0])
             lines[0], long = long, None
         elif rest:
-            first = rest + lines[0] if type(lines[0]) is bytes else rest
-            lines[0] = TooLong(first) if len(first) >= limit or type(lines[0]) is TooLong else first
+            piece = lines[0]
+            if type(piece) is TooLong:
+                lines[0] = TooLong(rest + piece.excerpt, len(rest) + piece.size)
+            else:
+                first = rest + piece
+                lines[0] = TooLong(first) if len(first) >= limit else first
         rest = last
         if len(rest) > limit:
             rest, long = b"", TooLong(rest)

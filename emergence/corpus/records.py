@@ -53,6 +53,14 @@ FATAL_REASONS: tuple[str, ...] = (
     "bad_gzip",  # corrupt gzip data (bad header, CRC or length check)
     "malformed_array",  # the JSON array is broken between items (an empty item, content after it)
     "truncated_array",  # the stream ends inside the top-level JSON array
+    # a URL (emergence.corpus.remote)
+    "read_failed",  # requests failed Retry.tries times in a row (or for good: a 4xx), at a byte offset
+    "source_changed",  # the object changed (size, ETag, mtime) while it was read
+    "no_range_support",  # the server ignores Range requests: a read cannot resume where it stopped
+    "access_denied",  # the storage refused the credentials
+    "bad_url",  # a scheme fsspec does not know, or a compression other than gzip
+    "missing_backend",  # the scheme's fsspec package (s3fs, gcsfs, huggingface_hub) is not installed
+    "resume_mismatch",  # the byte offset a resume starts at is not the start of a line (the file changed)
 )
 MAX_DEPTH = 1024  # nesting levels a record may have (the object itself is level 1)
 
@@ -197,6 +205,8 @@ class LoadStats(BaseModel):
     bytes_read: int = Field(0, description="Bytes read from the source (compressed bytes when gzipped).")
     trailing_bytes: int = Field(0, description="Bytes after the last gzip member that are not gzip (nor zero "
                                 "padding): ignored with a warning, as `gzip -d` does.")
+    retries: int = Field(0, description="Requests of a URL that failed and were asked again (the same bytes).")
+    retry_log: list[str] = Field([], description="The first retries: 'byte N: error'.")
 
     def reconciles(self) -> bool:
         """True when read == yielded + sum(rejected) + sum(filtered)."""

@@ -11,13 +11,17 @@
 
 One loop decodes, validates, cleans, filters, shards and skips the raw records that a
 reader hands it: the lines of JSON Lines, or the items of one JSON array, as bytes,
-either gzipped; the format is sniffed from the bytes. `msgspec.json.Decoder(Record)`
+either gzipped; the format is sniffed from the bytes. A source may be a URL (s3://, gs://,
+hf://, https://, fsspec chains: `emergence.corpus.remote`), read through range requests
+that are retried where they stopped. `msgspec.json.Decoder(Record)`
 parses and checks types in one C pass. The array reader only finds where items end
 (following strings and nesting), so an item meets the decoder and checks a line meets:
 the formats agree record for record. Cleaning runs where a line's bytes say it can be
 needed: in a printable-ASCII line without `&` or a backslash only spaces can need work.
 Problems are reported by line and column (bytes), or by array item and byte offset
-into the decompressed stream; gzip errors name the member.
+into the decompressed stream; gzip errors name the member. With `positions=True` the stream
+knows the byte offset of each line (`position()`), so a pass can resume there (`resume=`):
+a seek for JSON Lines, an access point of a `GzipIndex` for gzip, skipping otherwise.
 """
 from __future__ import annotations
 
@@ -30,16 +34,18 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 import msgspec
 
 from emergence.corpus.readers import (EXCERPT, JSON_WS, ArrayItems, Fatal, Gunzip, TooLong, blocks, encoding,
                                       json_lines, peek)
 from emergence.corpus.records import MAX_DEPTH, LoadError, LoadStats, Record, clean_field, collapse_spaces
+from emergence.corpus.urls import is_url
 from emergence.corpus.seen import SeenPairs
 
-__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "record_from", "stream_records"]
+__all__ = ["DEDUPE_CAPACITY", "MAX_LINE_BYTES", "RecordStream", "SeenPairs", "StreamPosition", "record_from",
+           "stream_records"]
 
 MAX_LINE_BYTES = 1 << 20
 DEDUPE_CAPACITY = 1 << 22
@@ -47,6 +53,14 @@ _SPOOL = 1 << 26  # strict gzip from a pipe: compressed bytes kept in memory bef
 _EXAMPLES = 3  # examples kept per reject reason
 _DECODE = msgspec.json.Decoder(Record).decode
 _SYNTAX = msgspec.json.Decoder(msgspec.Raw).decode  # checks JSON syntax only (not the UTF-8 of strings)
+
+
+class StreamPosition(NamedTuple):
+    """Where a pass stands after a record: enough to resume it there (`stream_records(resume=...)`)."""
+
+    read: int  # records read so far (stats.read): what skip= would pass over
+    line: int  # lines (or array items) passed, blank lines included
+    offset: int | None  # byte offset of the next line in the (decompressed) stream; None for a JSON array
 
 
 class RecordStream:
@@ -57,10 +71,12 @@ class RecordStream:
     def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, policy: Literal["skip", "strict"] = "skip",
                  drop_empty: bool = False, dedupe: bool = False, shard: tuple[int, int] | None = None, skip: int = 0,
                  progress: bool | None = None, max_line_bytes: int = MAX_LINE_BYTES,
-                 dedupe_capacity: int = DEDUPE_CAPACITY) -> None:
+                 dedupe_capacity: int = DEDUPE_CAPACITY, storage: Any = None, retry: Any = None,
+                 positions: bool = False, resume: StreamPosition | None = None, gzip_index: Any = None) -> None:
         """Records of a JSON Lines or JSON-array corpus (plain or gzip), one at a time.
 
-        source: a path (a FIFO too), or a binary file object (standard input: `sys.stdin.buffer`).
+        source: a path (a FIFO too), a URL (`emergence.corpus.remote`: s3://, gs://, hf://,
+            https://, file://, fsspec chains), or a binary file object (`sys.stdin.buffer`).
         policy: "skip" counts each bad record in `stats.rejected` (the first examples in
             `stats.examples`) and goes on; "strict" raises `LoadError` at the first one. A
             stream that is not UTF-8 JSON, corrupt or truncated gzip and a broken array
@@ -80,6 +96,15 @@ class RecordStream:
         progress: a rich progress bar on standard error; None shows it on a terminal.
         max_line_bytes: the longest line (newline included) or array item; a longer one is
             rejected ("line_too_long") without being held.
+        storage: `StorageOptions` for a URL (default: those a `CorpusURL` carries, else
+            fsspec's and the cloud SDK's own configuration); retry: its `Retry` back-off.
+        positions: keep each line's byte offset, for `position()`.
+        resume: a `position()` of an earlier pass over the same file (same shard): start
+            after it. JSON Lines seek to its offset (gzip: through `gzip_index`); otherwise
+            the records before it are skipped as `skip` does. Either way they count as
+            `filtered["skipped"]`; `resumed_by` says which way was taken.
+        gzip_index: a `GzipIndex` of this gzip file: built in step with a pass from byte 0,
+            entered at the point below `resume`'s offset.
         """
         rank, world = shard or (0, 1)
         if policy not in ("skip", "strict"):
@@ -90,8 +115,16 @@ class RecordStream:
             raise ValueError(f"skip must be a non-negative int, got {skip!r}")
         if max_line_bytes < 2 or dedupe_capacity < 1:
             raise ValueError("max_line_bytes must be at least 2 and dedupe_capacity positive")
-        self._path, self._file = None, None
-        if isinstance(source, (str, os.PathLike)):
+        if resume is not None:
+            if skip not in (0, resume.read):
+                raise ValueError(f"skip={skip} contradicts resume (at record {resume.read})")
+            skip, positions = resume.read, True
+        self._path, self._file, self._url = None, None, None
+        if is_url(source):
+            from emergence.corpus.urls import display_url
+
+            self._url, name = source, display_url(source)
+        elif isinstance(source, (str, os.PathLike)):
             self._path = Path(source)
             try:
                 mode = self._path.stat().st_mode
@@ -108,16 +141,29 @@ class RecordStream:
         self._strict, self._drop_empty, self._dedupe = policy == "strict", drop_empty, dedupe
         self._rank, self._world, self._skip = rank, world, skip
         self._progress, self._limit, self._capacity, self._name = progress, max_line_bytes, dedupe_capacity, name
+        self._storage, self._retry, self._index = storage, retry, gzip_index
+        self._positions, self._resume = positions, resume
+        self.resumed_by: str | None = None  # "offset", "index" or "skip" once a resumed pass has opened
         self._iterator: Iterator[Record] | None = None
         self._stats = LoadStats(source=name)
         self._read = self._yielded = 0  # the loop's counts, copied into _stats when it is read
+        self._at: tuple[int, int | None] = (0, 0)  # (line, offset) after the last record yielded
+        self._remote: Any = None  # the RemoteFile of a URL (its retries go into stats)
+        self._origin = 0  # the byte offset of the first line (3 after a UTF-8 byte-order mark)
 
     @property
     def stats(self) -> LoadStats:
         stats = self._stats
         if stats.read != self._read or stats.yielded != self._yielded:
             stats.read, stats.yielded = self._read, self._yielded
+        if self._remote is not None and stats.retries != self._remote.retries:
+            stats.retries, stats.retry_log = self._remote.retries, list(self._remote.retry_log)
         return stats
+
+    def position(self) -> StreamPosition:
+        """Where the pass stands after the last record yielded (`positions=True` for the offset)."""
+        line, offset = self._at
+        return StreamPosition(self._read, line, offset if self._positions else None)
 
     def __iter__(self) -> Iterator[Record]:
         if self._iterator is not None:
@@ -147,23 +193,35 @@ class RecordStream:
         seen = SeenPairs(self._capacity) if self._dedupe else None
         drop_empty, filtering = self._drop_empty, self._drop_empty or self._dedupe
         rank, world, skip = self._rank, self._world, self._skip
-        indexed = world > 1 or skip > 0
+        tracking = keep = self._positions
+        indexed = world > 1 or skip > 0 or tracking
         # the decoder stops at Python's recursion limit (see _failed); lines are measured
         # only where that limit can pass MAX_DEPTH (Python >= 3.12 has a C limit of its own)
         deep = 2 * MAX_DEPTH if sys.version_info >= (3, 12) or sys.getrecursionlimit() > MAX_DEPTH else sys.maxsize
         n = blank = yielded = 0  # n: the line (or item) number; read = n - blank
         index, member, member_n, member_yielded = -1, 0, 0, 0
+        offset = 0  # with tracking: the byte offset of the next line
         decode, collapse, failed = _DECODE, collapse_spaces, self._failed
         bar = reader = gz = None
         files: list[Any] = []
         try:
-            reader, gz, bar = self._open(files)
+            reader, gz, bar, start = self._open(files)
+            offset = self._origin
+            if start is not None:  # resumed at a line: the records before it are skipped, unread
+                n, offset = start.line, start.offset
+                blank, index = start.line - start.read, start.read - 1
+                filtered["skipped"] += start.read
+            if isinstance(reader, ArrayItems):
+                tracking = False  # offsets are of lines
+            self._at = (n, offset if tracking else None)
             for batch in reader:
                 if gz is not None and gz.member != member:  # a new gzip member: its records start here
                     member, member_n, member_yielded = gz.member, n + 1, yielded
                 for line in batch:
                     n += 1
                     if indexed:
+                        if tracking:
+                            offset += (len(line) if type(line) is bytes else line.size) + 1
                         if type(line) is bytes and not line.strip(JSON_WS):
                             blank += 1
                             continue
@@ -215,6 +273,8 @@ class RecordStream:
                             continue
                     yielded += 1
                     self._read, self._yielded = n - blank, yielded
+                    if keep:
+                        self._at = (n, offset if tracking else None)
                     yield record
             if gz is not None and gz.trailing:
                 stats.trailing_bytes = gz.trailing
@@ -287,8 +347,14 @@ class RecordStream:
             examples.append(f"{label}: {text}{'…' if len(line) > EXCERPT else ''}")
 
     def _open(self, files: list[Any]):
-        """(the reader's batches of raw records, the gzip reader or None, the progress bar or None)."""
-        if self._path is not None:
+        """(the reader's batches of raw records, the gzip reader or None, the progress bar or None,
+        the StreamPosition the records start after or None)."""
+        if self._url is not None:
+            from emergence.corpus.remote import RemoteFile
+
+            files.append(f := RemoteFile(self._url, self._storage, retry=self._retry))
+            self._remote = f
+        elif self._path is not None:
             files.append(f := open(self._path, "rb", buffering=0))  # noqa: SIM115 - closed by _records
         else:
             f = self._file
@@ -298,7 +364,10 @@ class RecordStream:
             start = None
         bar, stats = None, self._stats
         if self._progress or (self._progress is None and sys.stderr.isatty()):
-            bar = _Bar(self._name, (self._path.stat().st_size if self._path is not None else 0) or None)
+            size = f.size if self._remote is not None else self._path.stat().st_size if self._path is not None else 0
+            from emergence.corpus.progress import PassBar
+
+            bar = PassBar(self._name, size or None)
 
         def counted(raw: Iterable[bytes]) -> Iterator[bytes]:
             for block in raw:
@@ -307,7 +376,12 @@ class RecordStream:
                     bar.update(stats.bytes_read, self._yielded)
                 yield block
 
-        head, raw = peek(blocks(f), lambda head: len(head) >= 2)
+        resume = self._resume
+        if resume is not None and resume.offset is not None and resume.read and start is not None:
+            opened = self._resumed(f, files, counted, resume)
+            if opened is not None:
+                return (*opened, bar, resume)
+        head, raw = peek(f.chunks() if self._remote is not None else blocks(f), lambda head: len(head) >= 2)
         gz = None
         if head[:2] == b"\x1f\x8b":
             stop = None
@@ -321,12 +395,18 @@ class RecordStream:
                 spool.seek(0)
                 raw = blocks(spool)
             data = iter(gz := Gunzip(counted(raw), stop))
+            if self._index is not None:
+                from emergence.corpus.gzindex import built_along
+
+                data = built_along(data, self._index)
         else:
             data = counted(raw)
+        if resume is not None and resume.read:
+            self.resumed_by = "skip"
         head, data = peek(data, lambda head: len(head) >= 4 and head.lstrip(JSON_WS + b"\f\v"))
-        if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark: dropped
+        if head.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark: dropped (line offsets start after it)
             next(data)
-            head = head[3:]
+            head, self._origin = head[3:], 3
             data = chain([head], data)
         utf, first = encoding(head), head.lstrip(JSON_WS + b"\f\v")[:1]
         if utf or first not in (b"{", b"[", b""):
@@ -336,7 +416,44 @@ class RecordStream:
             raise LoadError("not_json", path=self._name, line=head.count(b"\n", 0, at) + 1, offset=at, detail=detail)
         if first:
             stats.format = ("array" if first == b"[" else "jsonl") + ("+gzip" if gz is not None else "")
-        return (ArrayItems(data, self._limit) if first == b"[" else json_lines(data, self._limit)), gz, bar
+        return (ArrayItems(data, self._limit) if first == b"[" else json_lines(data, self._limit)), gz, bar, None
+
+    def _resumed(self, f: Any, files: list[Any], counted, resume: StreamPosition):
+        """(JSON Lines from `resume.offset` on, None) when the file can be entered there: a seek, or
+        a gzip access point; None when the pass must skip from the start instead."""
+        if self._remote is not None:
+            magic = f.head(2)
+        else:
+            magic = f.read(2)
+            f.seek(0)
+        gzipped = magic == b"\x1f\x8b"
+        if gzipped:
+            if self._index is None:
+                return None
+            from emergence.corpus.gzindex import IndexUnavailable, index_blocks
+
+            try:
+                reader = self._index.reader(resume.offset - 1)
+            except IndexUnavailable as err:
+                warnings.warn(f"{self._name}: the gzip index cannot be used ({err}); the records before the "
+                              "resume point are read and skipped", RuntimeWarning, stacklevel=3)
+                return None
+            files.append(reader)
+            raw, end = index_blocks(blocks(reader), reader, self._stats), reader.at
+        else:
+            end = f.seek(0, os.SEEK_END) if self._remote is None else f.size
+            f.seek(resume.offset - 1)
+            raw = counted(blocks(f))
+        first = next(raw, b"")
+        if not first and end == resume.offset - 1:  # after a last line without a newline: nothing is left
+            pass
+        elif first[:1] != b"\n":
+            raise LoadError("resume_mismatch", path=self._name, offset=resume.offset, detail=(
+                f"the line before byte {resume.offset:,} does not end there: the file is not the one the "
+                "position was taken from"))
+        self.resumed_by = "index" if gzipped else "offset"
+        self._stats.format = "jsonl+gzip" if gzipped else "jsonl"
+        return json_lines(chain([first[1:]], raw), self._limit), None
 
 
 stream_records = RecordStream  # the public name: stream_records(source, ...) makes a RecordStream
@@ -366,29 +483,6 @@ def _invalid(message: str) -> tuple[str, str]:
     if "missing required field `title`" in text or (field == "title" and "got `null`" in text):
         return "missing_title", "no title"
     return "wrong_type", f"{field}: {text}"
-
-
-class _Bar:
-    """A rich progress bar on standard error: MB read (of the file size when known), records, records/s, time."""
-
-    def __init__(self, name: str, total: int | None) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
-        columns = [TextColumn("[bold]{task.description}"), *([BarColumn(20), TaskProgressColumn()] if total else []),
-                   DownloadColumn(), TextColumn("{task.fields[records]:,} rec {task.fields[rate]:,.0f} rec/s"),
-                   TimeElapsedColumn()]
-        self.progress = Progress(*columns, console=Console(stderr=True))
-        self.task = self.progress.add_task(Path(name).name or name, total=total, records=0, rate=0.0)
-        self.progress.start()
-
-    def update(self, done: int, records: int) -> None:
-        elapsed = self.progress.tasks[0].elapsed
-        self.progress.update(self.task, completed=done, records=records, rate=records / elapsed if elapsed else 0.0)
-
-    def stop(self, stats: LoadStats) -> None:
-        self.update(stats.bytes_read, stats.yielded)
-        self.progress.stop()
 
 
 def record_from(data: Mapping[str, Any]) -> Record:

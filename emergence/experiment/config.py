@@ -113,9 +113,12 @@ class ExperimentConfig(BaseModel):
         return value
 
     def corpus_path(self) -> Path:
-        """The corpus file this experiment reads (the embedded sample when train.corpus is None)."""
+        """The corpus this experiment reads (the embedded sample when train.corpus is None); a URL
+        comes as a CorpusURL carrying train.storage."""
         if self.train.corpus is not None:
-            return Path(self.train.corpus).expanduser()
+            from emergence.corpus.remote import corpus_source
+
+            return corpus_source(self.train.corpus, self.train.storage)
         from emergence.corpus.sample import sample_path
 
         return Path(sample_path())

@@ -336,6 +336,8 @@ def _offline_if_local(config: ExperimentConfig) -> None:
     # the bundled and tiny models, and local folders, need no hub: never let transformers
     # or datasets try to reach one (a hub id, e.g. the seed's Phi-3, must be downloadable)
     spec = config.train.model.strip().lower()
+    if "hf://" in str(config.train.corpus or ""):  # a corpus on the Hub needs it
+        return
     if spec in ("smollm2", "tiny-llama", "tiny-phi3") or Path(config.train.model).expanduser().is_dir():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

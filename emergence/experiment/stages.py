@@ -51,7 +51,11 @@ class Stage:
 
 def corpus_identity(path: Path) -> dict[str, Any]:
     """Size and modification time identify a file cheaply (a content hash of a multi-GB
-    corpus would cost a pass of its own)."""
+    corpus would cost a pass of its own); a URL, by its size, ETag and mtime."""
+    from emergence.corpus.remote import identity, is_url
+
+    if is_url(path):
+        return identity(path, missing_ok=True)
     try:
         st = path.stat()
     except OSError:
@@ -170,7 +174,8 @@ def _train(run: "Run") -> None:
                                                  "overwrite": not resumable})
     if resumable:
         run.say("    resuming training from its last checkpoint")
-    result = train(TrainConfig.model_validate(config.model_dump()), adapter_steps=curve_steps(run.config))
+    result = train(TrainConfig.model_validate({**config.model_dump(), "storage": config.storage}),
+                   adapter_steps=curve_steps(run.config))
     run.say(f"    {result.steps} steps, average loss {_num(result.train_loss_avg)}, held-out loss "
             f"{_num(result.heldout_loss_before)} -> {_num(result.heldout_loss_after)}")
 

@@ -114,9 +114,9 @@ def make_callbacks(
             if not control.should_save:
                 return
             consumed = (state.global_step - start_step) * examples_per_step
-            data_state = stream.state_after(rank, consumed)
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             folder.mkdir(parents=True, exist_ok=True)
+            data_state = stream.state_after(rank, consumed, folder=folder)  # a gzip corpus's index too
             (folder / data_state_name(rank, world)).write_text(data_state.model_dump_json(indent=2) + "\n")
 
     class HeldoutCallback(TrainerCallback):

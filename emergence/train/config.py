@@ -24,6 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from emergence.corpus.remote import CorpusURL
+from emergence.corpus.storage import StorageOptions
+
 __all__ = ["PROFILES", "SEED_TARGET_MODULES", "TrainConfig"]
 
 SEED_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -96,10 +99,16 @@ class TrainConfig(BaseModel):
     )
 
     # -- data ----------------------------------------------------------------------------
-    corpus: Path | None = Field(
+    corpus: Path | CorpusURL | None = Field(
         None,
-        description="Training corpus (JSON Lines / JSON array, optionally gzipped); None is the "
-        "embedded sample (emergence.corpus.sample.sample_path()).",
+        description="Training corpus (JSON Lines / JSON array, optionally gzipped): a file, or a URL "
+        "(s3://, gs://, hf://, https://, file://, fsspec chains; emergence.corpus.remote); None is "
+        "the embedded sample (emergence.corpus.sample.sample_path()).",
+    )
+    storage: StorageOptions = Field(
+        default_factory=StorageOptions, exclude=True, repr=False,
+        description="How to reach a corpus URL: profile, endpoint_url, anonymous, other fsspec options. "
+        "Never written out or shown (left out of dumps, config files and the fingerprint).",
     )
     max_records: int | None = Field(
         None, ge=1, description="Use only the first N train-split records (None: all)."

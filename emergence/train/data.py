@@ -15,7 +15,10 @@ its first few lines, and host memory stays flat for any corpus size. It cycles o
 corpus endlessly (the trainer stops at ``max_steps``) and remembers, for each example
 it yields, where in the stream it came from, so a checkpoint can record the exact resume
 point (:class:`DataState`) and a resumed run skips what was consumed
-(``stream_records(skip=N)``) instead of re-reading it. Held-out records
+without re-reading it: JSON Lines seek to the byte offset of the next line, a gzip
+corpus enters at an access point of the index built during the first pass and saved
+with each checkpoint (:class:`emergence.corpus.gzindex.GzipIndex`), anything else skips
+``stream_records(skip=N)``. Held-out records
 (``split_of(...) != "train"``) are filtered here and never reach training. A worker
 thread reads and tokenises up to ``prefetch`` examples ahead, so that work overlaps
 the training step.
@@ -23,6 +26,7 @@ the training step.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -40,10 +44,12 @@ __all__ = [
     "render_chat",
 ]
 
+log = logging.getLogger(__name__)
+
 IGNORE_INDEX = -100
 # Positions kept for examples already yielded: the trainer and its data loader read at
 # most a few batches ahead of the optimiser step (accumulation steps + 2 batches), far
-# fewer than this. Each is a 4-tuple, so the window costs about 2 MB.
+# fewer than this. Each is a 6-tuple, so the window costs about 3 MB.
 _POSITIONS_KEPT = 16384
 
 
@@ -64,6 +70,13 @@ class DataState(BaseModel):
     )
     train_taken: int = Field(0, description="Train-split records taken in this pass so far (for max_records).")
     examples: int = Field(0, description="Examples yielded by this shard since the run began.")
+    line: int = Field(0, description="Lines of the corpus passed at stream_skip (blank ones included).")
+    offset: int | None = Field(
+        None, description="Byte offset (of the decompressed stream) of the line after the last consumed "
+        "record: a resumed pass starts reading there. None: it skips stream_skip records instead.")
+    gzip_index: str | None = Field(
+        None, description="The gzip access-point index saved with this state (a file name in the checkpoint "
+        "folder; a path once read back); None for a plain corpus or when none could be built.")
 
 
 def _field(record: Any, name: str) -> Any:
@@ -126,10 +139,28 @@ def encode_example(
 
 
 def _stream(corpus: str | Path, *, drop_empty: bool, shard: tuple[int, int] | None = None, skip: int = 0,
-            policy: str = "skip"):
+            policy: str = "skip", **resume: Any):
     from emergence.corpus.stream import stream_records
 
-    return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip, policy=policy)
+    return stream_records(corpus, drop_empty=drop_empty, shard=shard, skip=skip, policy=policy, **resume)
+
+
+def _gzip_index(corpus: str | Path, saved: str | None) -> Any:
+    """The GzipIndex of a gzip corpus (read from ``saved`` when it can be), else None."""
+    from emergence.corpus.gzindex import GzipIndex, IndexUnavailable, is_gzip
+
+    if not is_gzip(corpus):
+        return None
+    if saved is not None:
+        try:
+            return GzipIndex(corpus, saved=saved)
+        except IndexUnavailable as err:
+            log.warning("the saved gzip index is not used (%s): it is built again", err)
+    try:
+        return GzipIndex(corpus)
+    except IndexUnavailable as err:
+        log.warning("no gzip index (%s): a resumed run re-reads the corpus up to its position", err)
+        return None
 
 
 def _rule(*, drop_empty: bool, held_out: float, salt: str) -> Any:
@@ -290,20 +321,27 @@ class TrainStream:
             self.start[rank] = state
         self.dropped = 0  # train records whose example carried no loss token (prompt too long)
         self._lock = threading.Lock()
-        # rank -> {example index of this iteration: (pass, stream_skip, train_taken, examples)}
-        self._positions: dict[int, collections.OrderedDict[int, tuple[int, int, int, int]]] = {}
+        # rank -> {example index of this iteration: (pass, stream_skip, line, offset, train_taken, examples)}
+        self._positions: dict[int, collections.OrderedDict[int, tuple]] = {}
+        self._indexes: dict[int, Any] = {}  # rank -> the GzipIndex of a gzip corpus
 
     # -- the generator behind the dataset --------------------------------------------------
-    def _produce(self, rank: int, world: int) -> Iterator[tuple[dict[str, list[int]], tuple[int, int, int, int]]]:
+    def _produce(self, rank: int, world: int) -> Iterator[tuple[dict[str, list[int]], tuple]]:
         """(example, position) for shard ``rank``, endlessly, from its start state on."""
+        from emergence.corpus.stream import StreamPosition
+
         rule = _rule(drop_empty=self.drop_empty, held_out=self.held_out, salt=self.salt)
         state = self.start[rank]
         pass_index, skip, taken, examples = state.pass_index, state.stream_skip, state.train_taken, state.examples
         shard = (rank, world) if world > 1 else None
+        if rank not in self._indexes:
+            self._indexes[rank] = _gzip_index(self.corpus, state.gzip_index)
+        index = self._indexes[rank]
+        resume = StreamPosition(skip, state.line, state.offset) if skip and state.offset is not None else None
         while True:
             yielded_in_pass = 0
-            with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=skip,
-                         policy=self.policy) as records:
+            with _stream(self.corpus, drop_empty=self.drop_empty, shard=shard, skip=0 if resume else skip,
+                         policy=self.policy, positions=True, resume=resume, gzip_index=index) as records:
                 for record in records:
                     if not rule.trainable(record):
                         continue
@@ -322,19 +360,20 @@ class TrainStream:
                         continue
                     examples += 1
                     yielded_in_pass += 1
-                    # stats.read counts every input record up to this one (skipped, other
-                    # shards', empty ones too): exactly what skip= expects back
-                    yield example, (pass_index, records.stats.read, taken, examples)
+                    # position().read counts every input record up to this one (skipped, other
+                    # shards', empty ones too): exactly what skip= expects back; its offset is
+                    # where the next line starts
+                    yield example, (pass_index, *records.position(), taken, examples)
             if yielded_in_pass == 0 and skip == 0:
                 raise EmptyTrainSplitError(
                     f"no training example in {self.corpus} (shard {rank}/{world}): every record is "
                     "held out, empty or too long for max_seq_length"
                 )
-            pass_index, skip, taken = pass_index + 1, 0, 0
+            pass_index, skip, taken, resume = pass_index + 1, 0, 0, None
 
     def _examples(self, shards: list[tuple[int, int]]) -> Iterator[dict[str, list[int]]]:
         for rank, world in shards:
-            positions: collections.OrderedDict[int, tuple[int, int, int, int]] = collections.OrderedDict()
+            positions: collections.OrderedDict[int, tuple] = collections.OrderedDict()
             with self._lock:  # the newest iteration of a shard is the one the trainer consumes
                 self._positions[rank] = positions
                 self.dropped = 0
@@ -364,10 +403,11 @@ class TrainStream:
             self._examples, features=features, gen_kwargs={"shards": shards}
         )
 
-    def state_after(self, rank: int, consumed: int) -> DataState:
-        """Where shard ``rank`` resumes once this session's first ``consumed`` examples are trained on."""
+    def state_after(self, rank: int, consumed: int, folder: Path | None = None) -> DataState:
+        """Where shard ``rank`` resumes once this session's first ``consumed`` examples are trained on;
+        with ``folder`` (the checkpoint's), a gzip corpus's index is saved there with it."""
         if consumed == 0:
-            return self.start[rank]
+            return self._saved_index(rank, self.start[rank], folder)
         with self._lock:
             positions = self._positions.get(rank)
             position = positions.get(consumed - 1) if positions is not None else None
@@ -376,8 +416,24 @@ class TrainStream:
                 f"the data position of example {consumed} of shard {rank} is not known "
                 "(not yet produced or too far back)"
             )
-        pass_index, stream_skip, train_taken, examples = position
-        return DataState(
+        pass_index, stream_skip, line, offset, train_taken, examples = position
+        state = DataState(
             rank=rank, world=self.world, pass_index=pass_index, stream_skip=stream_skip,
-            train_taken=train_taken, examples=examples,
+            train_taken=train_taken, examples=examples, line=line, offset=offset,
         )
+        return self._saved_index(rank, state, folder)
+
+    def _saved_index(self, rank: int, state: DataState, folder: Path | None) -> DataState:
+        """``state`` with the gzip index of shard ``rank`` saved into ``folder`` (when there is one)."""
+        from emergence.corpus.gzindex import IndexUnavailable
+
+        index = self._indexes.get(rank)
+        if folder is None or index is None:
+            return state.model_copy(update={"gzip_index": None})
+        name = f"gzip_index-rank{rank}-of-{self.world}.gzidx"
+        try:
+            index.save(Path(folder) / name, upto=state.offset)
+        except IndexUnavailable as err:
+            log.warning("the gzip index is not saved (%s): a resume re-reads the corpus up to its position", err)
+            return state.model_copy(update={"gzip_index": None})
+        return state.model_copy(update={"gzip_index": name})

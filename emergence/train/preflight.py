@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from emergence.corpus.remote import CorpusURL
 from emergence.train.config import TrainConfig
 
 __all__ = ["Plan", "TrainSetupError", "check_setup", "check_writable", "is_path_like", "is_train_run", "preflight",
@@ -53,7 +54,7 @@ class Plan(BaseModel):
     device: str = Field(description="The torch device training runs on ('cpu', 'cuda:0').")
     dtype: str = Field(description="Compute dtype name ('float32', 'bfloat16', 'float16').")
     model_path: str = Field(description="The resolved model: a local folder or a cached hub id.")
-    corpus: Path = Field(description="The training corpus file.")
+    corpus: Path | CorpusURL = Field(description="The training corpus: a file, or a URL with its storage options.")
     chat_template: str | None = Field(description="The chat template override, if any (its text).")
     targets: list[str] = Field(description="LoRA target leaf names, mapped onto this architecture.")
     rank: int = Field(0, description="This process's rank (DDP).")
@@ -240,7 +241,8 @@ def _check_tokenizer(config: TrainConfig, model_path: str, template: str | None)
     return tokenizer
 
 
-def _check_corpus(config: TrainConfig) -> Path:
+def _check_corpus(config: TrainConfig) -> Path | CorpusURL:
+    from emergence.corpus.remote import corpus_source
     from emergence.train.data import first_train_record
 
     if config.corpus is None:
@@ -248,7 +250,7 @@ def _check_corpus(config: TrainConfig) -> Path:
 
         corpus = sample_path()
     else:
-        corpus = Path(config.corpus).expanduser()
+        corpus = corpus_source(config.corpus, config.storage)
     if not corpus.is_file():
         what = "is a folder, not a file" if corpus.is_dir() else "does not exist"
         raise TrainSetupError(f"corpus {corpus} {what}: fix --corpus (or leave it out for the embedded sample)")

@@ -126,10 +126,14 @@ def _read_data_states(checkpoint: Path, world: int) -> dict[int, Any]:
     from emergence.train.callbacks import data_state_name
     from emergence.train.data import DataState
 
-    return {
+    states = {
         r: DataState.model_validate_json((checkpoint / data_state_name(r, world)).read_text())
         for r in range(world)
     }
+    for state in states.values():  # the gzip index saved beside the state: a path from here
+        if state.gzip_index is not None:
+            state.gzip_index = str(checkpoint / state.gzip_index)
+    return states
 
 
 def _logging_dir(config_cls: Any, path: Path) -> dict[str, str]:
