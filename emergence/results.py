@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from emergence.corpus.audit import AuditReport
+from emergence.counterfactual import CounterfactualResult
 from emergence.curve.build import EmergenceCurve
 from emergence.experiment.config import ExperimentConfig
 from emergence.exposure import ExposureReport
@@ -73,6 +74,8 @@ class ExperimentResult(BaseModel):
     controls: Controls = Field(description="Item-level and positive controls.")
     memorisation: MemorisationPanel | None = Field(
         None, description="The memorisation panel (verdicts/memorisation.json; None without membership sets).")
+    counterfactual: CounterfactualResult | None = Field(
+        None, description="Counterfactual memorisation (counterfactual/result.json; None when it was off).")
     curve: EmergenceCurve | None = Field(None, description="The emergence curve (verdicts/curve.json; None without "
                                          "checkpoints).")
     lmeval: dict[str, dict[str, Any]] | None = Field(

@@ -56,6 +56,9 @@ batch_size = 16
 enabled = false
 [lmeval]
 enabled = false
+[memorisation]
+counterfactual_pairs = 1
+counterfactual_records = 20
 """
 
 
@@ -123,6 +126,20 @@ def test_overfit_run_verdicts_and_report(overfit_run):
     assert "## Memorisation panel" in md and "Decided by membership_memorisation" in md
     assert (overfit_run / "report" / "roc.png").is_file() and "roc.png" in md
     assert "canaries detected" in md and "covers 0.5" in md
+
+
+def test_counterfactual_pairs_measure_what_training_on_a_record_added(overfit_run):
+    from emergence.counterfactual import CounterfactualResult
+
+    cf = CounterfactualResult.model_validate_json((overfit_run / "counterfactual" / "result.json").read_text())
+    assert cf.pairs == 1 and cf.records == 20
+    # each record is fitted far better by the adapter trained on it than by the one not trained on it
+    assert cf.mean.ci_low > 0.5 and cf.positive.mean == 1.0
+    for side in ("in_a", "in_b"):  # each adapter trained without the other half of the subset
+        corpus = (overfit_run / "counterfactual" / f"pair-0-{side}" / "corpus.jsonl").read_text().splitlines()
+        assert 70 <= len(corpus) < 80
+    md = (overfit_run / "report.md").read_text()
+    assert "Counterfactual memorisation:" in md
 
 
 def test_canary_rows_score_only_the_canary_tokens(overfit_run):

@@ -42,7 +42,7 @@ def test_upper_bounds_only_where_an_incompatibility_is_known():
     # transformers<5.19: 5.19-5.23 fail the exact-resume test (pyproject.toml says which);
     # unsloth itself is the version checked on an H100
     assert bounded == {"train": ["datasets", "transformers"], "gpu": ["unsloth", "unsloth-zoo"], "eval": [],
-                       "trackers": [], "dev": []}
+                       "trackers": [], "dev": [], "http": [], "s3": [], "gcs": [], "hf": []}
 
 
 def test_train_and_gpu_resolve_one_datasets_major():

@@ -77,6 +77,16 @@ class CorpusURL(str):
             return False
         return True
 
+    def is_dir(self) -> bool:
+        """True when the URL names a folder (a prefix) rather than an object (as `Path.is_dir`)."""
+        try:
+            RemoteFile(self, self.storage).close()
+        except IsADirectoryError:
+            return True
+        except FileNotFoundError:
+            return False
+        return False
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
         def validate(value: Any) -> CorpusURL:

@@ -42,6 +42,7 @@ def _read_json(path: Path) -> Any:
 def collect(run: "Run") -> ExperimentResult:
     """The run's outputs as one typed result (the report is rendered from it)."""
     from emergence.corpus.audit import AuditReport
+    from emergence.counterfactual import CounterfactualResult
     from emergence.curve.build import EmergenceCurve
     from emergence.exposure import ExposureReport
     from emergence.scoring import ProbeMetrics
@@ -81,6 +82,9 @@ def collect(run: "Run") -> ExperimentResult:
         memorisation=(MemorisationPanel.model_validate_json(
             run.path("verdicts", "memorisation.json").read_text(encoding="utf-8"))
             if run.path("verdicts", "memorisation.json").is_file() else None),
+        counterfactual=(CounterfactualResult.model_validate_json(
+            run.path("counterfactual", "result.json").read_text(encoding="utf-8"))
+            if run.path("counterfactual", "result.json").is_file() else None),
         curve=(EmergenceCurve.model_validate_json(run.path("verdicts", "curve.json").read_text(encoding="utf-8"))
                if run.path("verdicts", "curve.json").is_file() else None),
         lmeval=lmeval, paths=paths, stages=list(run.records), timings=timings)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from emergence.counterfactual import MemorisationConfig
 from emergence.evalsets import EvalSetConfig
 from emergence.probe.config import CurveConfig, ProbeConfig
 from emergence.train.config import TrainConfig
@@ -98,6 +99,8 @@ class ExperimentConfig(BaseModel):
                                "along training.")
     lmeval: LmEvalConfig = Field(default_factory=LmEvalConfig, description="The lm-eval stage.")
     verdict: VerdictConfig = Field(default_factory=VerdictConfig, description="Hypotheses and controls.")
+    memorisation: MemorisationConfig = Field(default_factory=MemorisationConfig, description="Options of the "
+                                             "memorisation panel (counterfactual memorisation, off by default).")
     report: ReportConfig = Field(default_factory=ReportConfig, description="What the report shows.")
     out_dir: Path | None = Field(
         None, description="The run directory; None: runs_root/<profile>-<config hash>.")

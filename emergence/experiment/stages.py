@@ -210,6 +210,15 @@ def _curve(run: "Run") -> None:
     run.say(f"    curve: {len(steps)} checkpoints probed ({', '.join(str(k) for k in steps)})")
 
 
+def _counterfactual(run: "Run") -> None:
+    from emergence.counterfactual import run_counterfactual
+    from emergence.evalsets import read_eval_sets
+
+    members = read_eval_sets(run.path("evalsets"))["members"]
+    run_counterfactual(run.config, members, run.fresh_dir("counterfactual"), rule=consumption(run.config),
+                       say=run.say)
+
+
 def _lmeval(run: "Run") -> None:
     out = run.fresh_dir("lmeval")
     cfg = run.config.lmeval
@@ -321,13 +330,18 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("curve", "probe the checkpoints (the emergence curve)", ("curve/answers.jsonl", "curve/probe_run.json"),
           ("evalsets", "train"), lambda c: {**_probe_settings(c), "curve": c.curve.model_dump(mode="json"),
                                             "steps": curve_steps(c)}, _curve, all_ranks=True),
+    Stage("counterfactual", "counterfactual memorisation (pairs of adapters)", ("counterfactual/result.json",),
+          ("evalsets", "train"), lambda c: {**_corpus(c), "train": _train_settings(c),
+                                           "memorisation": c.memorisation.model_dump(mode="json"),
+                                           "probe": _probe_settings(c)}, _counterfactual),
     Stage("lmeval", "lm-eval tasks", ("lmeval/done.json",), ("evalsets", "train"),
           lambda c: c.lmeval.model_dump(mode="json"), _lmeval),
     Stage("verdicts", "metrics and verdicts", ("verdicts/verdicts.json", "verdicts/metrics.json",
                                                "verdicts/controls.json"),
           ("probe_base", "probe_tuned", "probes", "curve"), lambda c: c.verdict.model_dump(mode="json"), _verdicts),
     Stage("report", "write the report", ("report.md", "report.html", "answers.jsonl", "summary.json"),
-          ("audit", "evalsets", "probe_base", "train", "probe_tuned", "probes", "curve", "lmeval", "verdicts"),
+          ("audit", "evalsets", "probe_base", "train", "probe_tuned", "probes", "curve", "counterfactual", "lmeval",
+           "verdicts"),
           lambda c: c.report.model_dump(mode="json"), _report),
 )}
 
@@ -336,7 +350,8 @@ def stage_order(config: ExperimentConfig) -> list[str]:
     """The stages a config runs, in order."""
     probes = ["train", "probes"] if config.base_probe == "with_tuned" else ["probe_base", "train", "probe_tuned"]
     curve = ["curve"] if curve_steps(config) else []
-    return ["audit", "evalsets", *probes, *curve, "lmeval", "verdicts", "report"]
+    counterfactual = ["counterfactual"] if config.memorisation.counterfactual_pairs else []
+    return ["audit", "evalsets", *probes, *curve, *counterfactual, "lmeval", "verdicts", "report"]
 
 
 def remove(path: Path) -> None:

@@ -94,4 +94,12 @@ def panel_blocks(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
         blocks.append(Para([Bold(f"{what}: "), ("passed. " if c.passed else "FAILED. "), c.text, f" Rule: {c.rule}."]))
     for model, share in panel.extraction.items():
         blocks.append(Para([Bold(f"Extraction ({model}): "), share.text + "."]))
+    cf = result.counterfactual
+    if cf is not None:
+        blocks.append(Para([Bold("Counterfactual memorisation: "), cf.text + ". ",
+                            f"Each record's fit trained on it minus not trained on it, the rest of the data the same "
+                            f"(Zhang et al. 2021); {2 * cf.pairs} training runs took {cf.train_seconds:.0f} s."]))
+        if cf.top:
+            blocks.append(Table(["title", "IN − OUT (nats per token)"], [[t, f"{s:+.3f}"] for t, s in cf.top],
+                                caption="The most counterfactually memorised records of the subset.", numeric=(1,)))
     return blocks
