@@ -139,7 +139,7 @@ CANARY_RECALL = Hypothesis(
     statement="Positive control of the memorisation panel: the tuned model knows the canary sentences planted "
     "in its training records: under the reference-calibrated score their AUC against never-planted canaries "
     "is at least 0.95, with its whole interval.",
-    metric="reference", direction="increase", min_effect=CANARY_MIN_AUC - CHANCE_AUC, comparison="membership_auc",
+    metric="reference", direction="increase", min_effect=round(CANARY_MIN_AUC - CHANCE_AUC, 12), comparison="membership_auc",
     eval_sets=("canaries", "canary_controls"), role="positive_control",
 )
 
