@@ -14,6 +14,10 @@ Three ways to run the tasks (all offline; ``RUN`` is a run directory of ``emerge
     $ emergence tasks install && lm_eval --model hf --model_args pretrained=BASE,peft=ADAPTER \\
         --tasks emergence --apply_chat_template
 
+Every checkpoint of a run, one table step × metric: ``emergence eval --checkpoints RUN``
+(:mod:`emergence.lmeval_checkpoints`; its documents carry the run's band scoring,
+:func:`band_scoring`).
+
 Which documents the tasks read (:func:`task_dataset`, :func:`documents`), first match wins:
 ``--metadata '{"eval_dir": DIR}'`` (sets written by ``write_eval_sets``); the eval sets of
 the run the adapter belongs to (``RUN/evalsets`` beside ``RUN/train/adapter``: lm-eval
@@ -39,6 +43,7 @@ __all__ = [
     "RUN_ONLY_TASKS",
     "TASK_NAMES",
     "TaskDataError",
+    "band_scoring",
     "documents",
     "evaluate",
     "find_run_eval_dir",
@@ -174,7 +179,9 @@ def task_dataset(name: str, **metadata: Any) -> dict[str, Any]:
     here: ``eval_dir`` (a folder of ``<set>.jsonl``), else the run's eval sets beside the
     ``peft`` adapter, else ``corpus`` (a corpus file, with optional ``eval_config``:
     EvalSetConfig fields), else the embedded sample (age sets only; see :func:`documents`).
-    Each document is an :class:`~emergence.evalsets.EvalItem` as a dict.
+    Each document is an :class:`~emergence.evalsets.EvalItem` as a dict; with
+    ``band_scoring`` (see :func:`band_scoring`) each age document carries it too, and the
+    multiple-choice task scores that document on the probes' band scores.
     """
     import datasets
 
@@ -182,7 +189,63 @@ def task_dataset(name: str, **metadata: Any) -> dict[str, Any]:
     if not items:
         raise ValueError(f"eval set {name!r} is empty: lm-eval needs at least one document")
     rows = [item if isinstance(item, dict) else item.model_dump(mode="json") for item in items]
+    scoring = metadata.get(BAND_SCORING)
+    if scoring and name in AGE_DOCUMENT_SETS:
+        scoring = _checked_scoring(scoring)
+        rows = [{**row, BAND_SCORING: scoring} for row in rows]
     return {"test": datasets.Dataset.from_list(rows)}
+
+
+# The band normalisations (ProbeConfig.band_normalise) under which lm-eval's multiple-choice
+# log-likelihoods give the probes' band scores. lm-eval moves the chat template's trailing
+# whitespace (the newline after the assistant header) from the context into every answer
+# (its _encode_pair), so each band's log-likelihood gains the same log p(newline | question);
+# a 'sum' or 'domain' score then differs from the probe's by that one constant per question,
+# which the softmax over bands and the argmax ignore. 'mean' divides the constant by each
+# band text's token count, so it does not cancel there: no such metadata is made for it.
+SPLIT_INVARIANT: tuple[str, ...] = ("domain", "sum")
+BAND_SCORING = "band_scoring"  # the metadata key and the document field
+AGE_DOCUMENT_SETS: tuple[str, ...] = ("age_heldout", "age_seen")
+
+
+def _checked_scoring(scoring: Mapping[str, Any]) -> dict[str, Any]:
+    from emergence.metrics import band_names
+
+    how = scoring.get("normalise") if isinstance(scoring, Mapping) else None
+    if how not in SPLIT_INVARIANT:
+        raise TaskDataError(f"{BAND_SCORING} must be {{'normalise': one of {SPLIT_INVARIANT}, 'reference': "
+                            f"{{band: log-likelihood}} for 'domain'}}, got {scoring!r}")
+    out: dict[str, Any] = {"normalise": how}
+    if how == "domain":
+        reference = scoring.get("reference") or {}
+        missing = [b for b in band_names() if b not in reference]
+        if missing:
+            raise TaskDataError(f"{BAND_SCORING}: 'domain' needs the neutral question's log-likelihood of every "
+                                f"band; missing {missing}")
+        out["reference"] = {b: float(reference[b]) for b in band_names()}
+    return out
+
+
+def band_scoring(results: Any, model: str) -> dict[str, Any]:
+    """The ``band_scoring`` metadata that makes ``age_rating_mc`` score like ``results`` for ``model``.
+
+    ``results`` is a :class:`~emergence.probe.run.ProbeResults` of a run (``probe_base``,
+    ``curve`` or ``probe_tuned``), ``model`` the probe's name for the checkpoint (``base``,
+    ``step-<k>``, ``tuned``): its normalisation and, for 'domain', that model's band
+    log-likelihoods after the neutral question. Raises ValueError when lm-eval cannot
+    reproduce them ('mean', or no reference for that model).
+    """
+    how = results.config.band_normalise
+    if how not in SPLIT_INVARIANT:
+        raise ValueError(f"band_normalise {how!r} divides by each band's token count, which lm-eval's answers "
+                         f"(with the moved newline) do not share; lm-eval can match {' or '.join(SPLIT_INVARIANT)}")
+    if how == "sum":
+        return {"normalise": how}
+    reference = (results.band_reference or {}).get(model)
+    if not reference:
+        raise ValueError(f"no neutral-question band log-likelihoods for {model!r} in that probe run "
+                         "('domain' band scores need them)")
+    return _checked_scoring({"normalise": how, "reference": reference})
 
 
 # --------------------------------------------------------------------------- evaluate

@@ -23,6 +23,7 @@ from emergence.lmeval_membership import membership_auc, process_membership  # no
 from emergence.metrics import band_names, keys, score_age, score_age_choice, score_intent
 from emergence.probe.config import ProbeConfig
 from emergence.probe.generate import band_choices
+from emergence.scoring import band_scores
 
 
 # --------------------------------------------------------------------- data (custom_dataset)
@@ -82,9 +83,17 @@ def process_age(doc: dict, results: list[str]) -> dict[str, float]:
 
 
 def process_age_mc(doc: dict, results: list[tuple[float, bool]]) -> dict[str, float]:
-    scores = score_age_choice(results, doc["label_band"], doc["label_age"])
-    # `acc` is lm-eval's name for the same quantity as mc_correct (argmax of the raw
-    # log-likelihoods is the gold band), kept so harness tooling that reads `acc` finds it.
+    # A document that carries a run's band scoring (emergence.lmeval.task_dataset, from
+    # `emergence eval --checkpoints`) is scored on the probes' band scores, through the same
+    # emergence.scoring.band_scores; without it (plain lm_eval), on the raw log-likelihoods.
+    scoring = doc.get("band_scoring")
+    lls = [ll for ll, _ in results]
+    if scoring:
+        lls = band_scores(dict(zip(band_names(), lls)), scoring["normalise"],
+                          reference=scoring.get("reference"), tokens=scoring.get("tokens"))
+    scores = score_age_choice(lls, doc["label_band"], doc["label_age"])
+    # `acc` is lm-eval's name for the same quantity as mc_correct (argmax of the band scores
+    # is the gold band), kept so harness tooling that reads `acc` finds it.
     return {key: scores[key] for key in keys("age_choice")} | {"acc": scores["mc_correct"]}
 
 

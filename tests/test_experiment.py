@@ -438,3 +438,62 @@ def test_the_curve_probes_each_checkpoint_from_one_base_load(run_dir, tiny_toml,
     for key, lls in first.items():
         assert lls == pytest.approx(next(r.band_loglikelihoods for r in curve.select(model="step-3")
                                          if (r.set, r.item_id) == key), abs=1e-5)
+
+
+def test_eval_checkpoints_table_has_the_curves_numbers(run_dir, tmp_path, capsys):
+    """`emergence eval --checkpoints RUN`: lm-eval on the base, every curve checkpoint and the final
+    adapter, one table step x metric whose band metrics are the curve's, step by step and item by item.
+
+    lm-eval's band log-likelihoods carry the chat template's newline (one constant per question)
+    and come from float32 passes batched differently from the probe's, so they agree with the
+    curve to float rounding, not bit for bit: 1e-5 here (about 1e-6 measured)."""
+    import csv
+
+    from emergence.curve.build import EmergenceCurve
+    from emergence.lmeval_checkpoints import read_table
+    from emergence.metrics import keys
+    from emergence.probe import ProbeResults
+
+    assert main(["eval", "--checkpoints", str(run_dir), "--model", "tiny-llama"]) == 2  # the run names it
+    assert main(["eval", "--checkpoints", str(tmp_path / "nope")]) == 2
+    capsys.readouterr()
+    out = tmp_path / "table"
+    assert main(["eval", "--checkpoints", str(run_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    table = read_table(out)
+    assert [r.step for r in table.rows] == [0, 1, 2, 3, 4]
+    assert [r.adapter for r in table.rows] == [None, *(str(run_dir / "train" / "curve" / f"step-{k:06d}")
+                                                       for k in (1, 2, 3)), str(run_dir / "train" / "adapter")]
+    assert {r.band_scores for r in table.rows} == {"domain"} and table.notes == []
+    # the run's [lmeval] tasks by default, every document (the run's own lm-eval stage read 3)
+    assert table.tasks == ["age_rating", "age_rating_mc"] and table.limit is None
+    assert {"age_rating/inferred", "age_rating_mc/mc_rps"} <= set(table.metrics)
+    assert all(0.0 <= r.split_spread < 1e-4 for r in table.rows)
+
+    curve = EmergenceCurve.model_validate_json((run_dir / "verdicts" / "curve.json").read_text())
+    for key in keys("age_choice"):
+        points = curve.curve(key).points
+        assert [p.step for p in points] == [r.step for r in table.rows]
+        for row, point in zip(table.rows, points):
+            assert row.values[f"age_rating_mc/{key}"] == pytest.approx(point.value.mean, rel=1e-5, abs=1e-5), (
+                key, row.step)
+        assert table.curve_difference[f"age_rating_mc/{key}"] <= 1e-5 * max(1.0, abs(points[0].value.mean))
+    # item by item: each document's scores are the probe row's at that step
+    probes = {0: ("probe_base", "base"), 4: ("probe_tuned", "tuned"),
+              **{k: ("curve", f"step-{k}") for k in (1, 2, 3)}}
+    for step, (folder, model) in probes.items():
+        rows = {r.item_id: r.scores for r in ProbeResults.read(run_dir / folder).rows
+                if r.model == model and r.set == "age_heldout" and r.band_loglikelihoods}
+        samples = [json.loads(line) for line in
+                   (out / f"step-{step:06d}" / "samples_age_rating_mc.jsonl").read_text().splitlines()]
+        assert len(samples) == len(rows) == 12
+        for s in samples:
+            for key in keys("age_choice"):
+                assert s[key] == pytest.approx(rows[s["doc"]["id"]][key], rel=1e-5, abs=1e-5), (step, key)
+    # the CSV holds the same table, and so does what was printed
+    with open(out / "table.csv", encoding="utf-8") as fh:
+        lines = list(csv.DictReader(fh))
+    assert [int(r["step"]) for r in lines] == [0, 1, 2, 3, 4]
+    assert [float(r["age_rating_mc/mc_rps"]) for r in lines] == [r.values["age_rating_mc/mc_rps"] for r in table.rows]
+    assert printed.splitlines()[0].split()[:4] == ["step", "band", "scores", "age_rating/inferred"]
+    assert "largest difference from the curve" in printed

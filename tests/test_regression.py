@@ -13,6 +13,8 @@ deterministic steps to answer the age question with "Ages 6 to 8."), ``score`` a
 The random tiny model answers garbage, so the golden pins its answer texts and the
 continuous measures (band log-likelihoods, ROUGE/LCS); the trained adapter's answers
 state an age, which drives the parse -> score -> verdict path with real numbers.
+``curve_tiny_llama.json`` pins the emergence curve of the cpu-demo profile shrunk to the tiny
+model (tests/curve_demo.py): every point of the band metrics and the held-out loss.
 The slow test does the same for SmolLM2-135M-Instruct (base only) on 40 ``age_heldout``
 and 6 + 6 intent items of the embedded sample (``probe_smollm2_base.json``).
 
@@ -203,6 +205,48 @@ def test_probe_outcomes_tiny_llama_match_golden(tiny_llama, tmp_path, one_torch_
         "age_emergence", "age_emergence_mc", "age_recall", "intent_memorisation", "membership_memorisation",
         "extraction_memorisation"}
     check_golden("probe_tiny_llama.json", snap)
+
+
+# ------------------------------------------------------------------ the demo's emergence curve
+
+
+def curve_snapshot(run_dir: Path) -> dict[str, Any]:
+    """The pinned points of a run's emergence curve: each band metric (mc_*) at every probed step,
+    its change from base with the pointwise interval and the simultaneous band, and the held-out
+    loss measured at the same steps (before training, at each checkpoint, after training)."""
+    from emergence.curve.build import EmergenceCurve
+    from emergence.metrics import keys
+    from emergence.train.callbacks import read_metrics
+
+    curve = EmergenceCurve.model_validate_json((run_dir / "verdicts" / "curve.json").read_text(encoding="utf-8"))
+    metrics = {}
+    for m in curve.metrics:
+        if m.metric in keys("age_choice"):
+            metrics[m.metric] = [
+                {"step": p.step, "value": p.value.mean,
+                 "change": None if p.change is None else [p.change.mean, p.change.ci_low, p.change.ci_high],
+                 "band": None if p.change is None else [p.band_low, p.band_high]} for p in m.points]
+    summary = json.loads((run_dir / "train" / "summary.json").read_text(encoding="utf-8"))
+    held = [{"step": r["step"], "loss": r["heldout_loss"]}
+            for r in read_metrics(run_dir / "train" / "metrics.jsonl") if r.get("curve")]
+    loss = ([{"step": 0, "loss": summary["heldout_loss_before"]}] + held
+            + [{"step": summary["steps"], "loss": summary["heldout_loss_after"]}])
+    return {"metrics": metrics, "heldout_loss": loss}
+
+
+def test_demo_curve_tiny_llama_matches_golden(tmp_path, one_torch_thread):
+    """The cpu-demo profile's curve, shrunk to the tiny seeded model (tests/curve_demo.py): a
+    change in any point of any band metric, or of the held-out loss, fails here."""
+    from curve_demo import CURVE_STEPS, run_curve_demo
+
+    snap = curve_snapshot(run_curve_demo(tmp_path / "demo"))
+    assert sorted(snap["metrics"]) == sorted(["mc_correct", "mc_label_prob", "mc_expected_abs_error", "mc_rps",
+                                              "mc_brier"])
+    assert all([p["step"] for p in points] == CURVE_STEPS for points in snap["metrics"].values())
+    assert [p["step"] for p in snap["heldout_loss"]] == CURVE_STEPS
+    # the points move: a golden of a flat curve would pin little
+    assert len({round(p["value"], 6) for p in snap["metrics"]["mc_expected_abs_error"]}) == len(CURVE_STEPS)
+    check_golden("curve_tiny_llama.json", snap)
 
 
 # ------------------------------------------------------------------ SmolLM2 (slow)

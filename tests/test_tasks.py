@@ -236,6 +236,51 @@ def test_process_age_mc(loaded):
     assert out["mc_expected_abs_error"] > 5.0
 
 
+def test_process_age_mc_scores_the_runs_band_scores_and_ignores_a_per_question_constant(eval_dir):
+    """With a run's band scoring in the documents (emergence eval --checkpoints), age_rating_mc
+    scores the probes' band scores (emergence.scoring.band_scores); lm-eval's answers carry the
+    chat template's newline, one extra constant per question, which must change nothing."""
+    from lm_eval.tasks import TaskManager
+
+    from emergence.lmeval import TaskDataError, band_scoring, task_dataset
+    from emergence.metrics import score_age_choice
+    from emergence.probe.run import ProbeResults
+    from emergence.scoring import band_scores
+
+    reference = {b: -30.0 + 2.5 * i for i, b in enumerate(band_names())}  # a prior favouring later bands
+    probe = ProbeResults(model="m", models=["step-5"], config=ProbeConfig(), band_reference={"step-5": reference})
+    scoring = band_scoring(probe, "step-5")
+    assert scoring == {"normalise": "domain", "reference": reference}
+    task = TaskManager(include_path=str(tasks_path()), include_defaults=False,
+                       metadata={"eval_dir": str(eval_dir), "band_scoring": scoring}).load(
+        ["age_rating_mc"])["tasks"]["age_rating_mc"]
+    doc = task.test_docs()[0]
+    assert doc["band_scoring"] == scoring
+    raw = [-20.0, -21.0, -19.5, -22.0, -18.0, -23.0]
+    out = task.process_results(doc, [(x, False) for x in raw])
+    ours = score_age_choice(band_scores(dict(zip(band_names(), raw)), "domain", reference=reference),
+                            doc["label_band"], doc["label_age"])
+    assert {k: out[k] for k in AGE_CHOICE_KEYS} == pytest.approx({k: ours[k] for k in AGE_CHOICE_KEYS}, abs=1e-12)
+    # plain lm_eval (no band scoring in the document) keeps the raw sums: another number
+    plain = task.process_results({k: v for k, v in doc.items() if k != "band_scoring"}, [(x, False) for x in raw])
+    assert plain["mc_label_prob"] != pytest.approx(out["mc_label_prob"], abs=1e-3)
+    # the first-token split: one constant per question, the same for every band, changes nothing
+    shifted = task.process_results(doc, [(x - 6.8, False) for x in raw])
+    assert shifted == pytest.approx(out, abs=1e-12)
+    # ... whereas 'mean' would divide it by each band's token count: no metadata is made for it
+    mean = probe.model_copy(update={"config": ProbeConfig(band_normalise="mean")})
+    with pytest.raises(ValueError, match="token count"):
+        band_scoring(mean, "step-5")
+    with pytest.raises(ValueError, match="no neutral-question"):
+        band_scoring(probe, "step-6")
+    with pytest.raises(TaskDataError, match="missing"):
+        task_dataset("age_heldout", eval_dir=str(eval_dir),
+                     band_scoring={"normalise": "domain", "reference": {"0-2": -1.0}})
+    # documents of the intent sets are left alone
+    assert "band_scoring" not in task_dataset("intent_seen", eval_dir=str(eval_dir),
+                                              band_scoring=scoring)["test"].column_names
+
+
 def test_process_intent_copy_and_fresh(loaded):
     task = loaded["tasks"]["author_intent_seen"]
     doc = task.test_docs()[0]

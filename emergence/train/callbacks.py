@@ -134,8 +134,9 @@ def make_callbacks(
 
     class AdapterStepsCallback(TrainerCallback):
         """At each of ``adapter_steps``: save the adapter alone (the emergence curve's
-        checkpoints, a few MB each, not resumable checkpoints) and score the fixed held-out
-        sample there, so the held-out loss curve has a measured point at every curve step."""
+        checkpoints: no optimiser state; their size is in benchmarks/README.md) and score the
+        fixed held-out sample there, so the held-out loss curve has a measured point at every
+        curve step."""
 
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step not in adapter_steps or adapter_dir is None:
