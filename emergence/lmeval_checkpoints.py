@@ -227,7 +227,7 @@ def evaluate_checkpoints(
     and bootstrap draws, and the device to the run's probe (else train) device. ``limit``
     None reads every document (then the shared metrics are compared with the curve).
     Each checkpoint's lm-eval results and samples go to ``out/step-NNNNNN/``, the table to
-    ``out/table.json`` and ``table.csv``; ``out`` defaults to ``RUN/lmeval/checkpoints``.
+    ``out/table.json`` and ``table.csv``; ``out`` defaults to ``RUN/lmeval-checkpoints``.
     """
     from emergence.experiment import load_experiment_config
     from emergence.lmeval import _task_list, band_scoring, evaluate

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     ev.add_argument("--checkpoints", default=None, metavar="RUN",
                     help="score every checkpoint of the run directory RUN (step 0 = the base, each curve "
                     "checkpoint, the final adapter) on its own eval sets and write one table step x metric "
-                    "(RUN/lmeval/checkpoints/table.{json,csv}, or --out); model, tasks, batch size, chat "
+                    "(RUN/lmeval-checkpoints/table.{json,csv}, or --out); model, tasks, batch size, chat "
                     "template and bootstrap draws default to the run's")
     ev.add_argument("--tasks", default=None,
                     help="comma-separated task or group names (default: emergence, all three; with "
@@ -160,7 +160,7 @@ def _eval_checkpoints(args: argparse.Namespace) -> int:
         print(table.format())
     from emergence.lmeval_checkpoints import TABLE_CSV, TABLE_JSON
 
-    out = args.out or f"{args.checkpoints}/lmeval/checkpoints"
+    out = args.out or f"{args.checkpoints}/lmeval-checkpoints"
     print(f"table written to {out}/{TABLE_JSON} and {TABLE_CSV}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
