@@ -240,7 +240,8 @@ def evaluate_checkpoints(
         raise FileNotFoundError(f"{run / 'evalsets'} is missing: the run's eval sets are the documents")
     cfg = load_experiment_config(run / "config.toml")
     names = _task_list(tasks if tasks is not None else cfg.lmeval.tasks)
-    out = Path(out_dir) if out_dir is not None else run / "lmeval" / "checkpoints"
+    # beside lmeval/, which that stage clears when it runs again
+    out = Path(out_dir) if out_dir is not None else run / "lmeval-checkpoints"
     checkpoints = run_checkpoints(run, cfg.train.max_steps)
     probes: dict[Path, Any] = {}
     rows: list[CheckpointRow] = []
