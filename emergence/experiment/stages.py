@@ -190,6 +190,7 @@ def curve_steps(cfg: ExperimentConfig) -> list[int]:
 def _curve(run: "Run") -> None:
     from emergence.evalsets import read_eval_sets
     from emergence.exposure import Exposure
+    from emergence.probe.config import MEMBERSHIP_SETS
     from emergence.probe.run import probe_checkpoints
     from emergence.scoring import score_rows
 
@@ -199,7 +200,8 @@ def _curve(run: "Run") -> None:
     missing = [str(p) for p in checkpoints.values() if not (p / "adapter_config.json").is_file()]
     if missing:
         raise FileNotFoundError(f"the curve's checkpoint adapters are missing: {missing}")
-    sets = read_eval_sets(run.path("evalsets"))
+    # the membership panel is a base-vs-final measure: its forward passes are not repeated per checkpoint
+    sets = {k: v for k, v in read_eval_sets(run.path("evalsets")).items() if k not in MEMBERSHIP_SETS}
     results = probe_checkpoints(cfg.train.model, sets, _probe_config(run), checkpoints,
                                 generate_at=cfg.curve.generated(cfg.train.max_steps),
                                 train_prompt_template=cfg.train.prompt_template, exposure=Exposure.of(cfg.train),
