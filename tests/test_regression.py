@@ -255,21 +255,26 @@ def test_demo_curve_tiny_llama_matches_golden(tmp_path, one_torch_thread):
 @pytest.mark.slow
 def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     from emergence.evalsets import EvalSetConfig, build_eval_sets
-    from emergence.verdict.hypothesis import INTENT_MEMORISATION
+    from emergence.verdict.hypothesis import INTENT_MEMORISATION, MEMBERSHIP_MEMORISATION
     from emergence.models import resolve_model
     from emergence.corpus.sample import sample_path
     from emergence.probe import ProbeConfig, run_probes
     from emergence.scoring import score, score_rows
     from emergence.verdict.judge import judge_all
 
-    sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0,
-                                                        intent_seen=6, intent_heldout=6))
+    sets = build_eval_sets(sample_path(), EvalSetConfig(age_heldout=40, age_seen=0, intent_seen=6, intent_heldout=6,
+                                                        members=40, nonmembers=40))
     # k-extractable is pinned by the tiny test; here it would double the run time
     config = ProbeConfig(device="cpu", dtype="float32", progress=False, extractable=False)
     results = score_rows(run_probes(resolve_model("smollm2"), sets, config), sets)  # one thread: conftest.py
-    # base only: the paired hypotheses need a tuned model; the memorisation gap of the
-    # base model (which never saw the training split) is the one verdict it can give
-    base_gap = INTENT_MEMORISATION.model_copy(update={"model": "base"})
-    snap = snapshot(dict(sets), results, score(results), judge_all(results, [base_gap]))
+    # base only: the paired and difference-in-differences hypotheses need a tuned model. The
+    # base model never saw the training split, so its seen-vs-held-out intent gap and its
+    # members-vs-nonmembers AUC are the verdicts it can give (the panel's negative controls)
+    no_control = {"model": "base", "positive_control": None}
+    base_gap = INTENT_MEMORISATION.model_copy(update={**no_control, "comparison": "seen_minus_heldout"})
+    base_membership = MEMBERSHIP_MEMORISATION.model_copy(update={**no_control, "metric": "neg_loss"})
+    verdicts = judge_all(results, [base_gap, base_membership])
+    assert [v.hypothesis.name for v in verdicts] == ["intent_memorisation", "membership_memorisation"]
+    snap = snapshot(dict(sets), results, score(results), verdicts)
     assert len(snap["eval_sets"]["age_heldout"]) == 40
     check_golden("probe_smollm2_base.json", snap)
