@@ -3,8 +3,9 @@ golden (test_regression.py) and a real report with the curve and the memorisatio
 figure for the browser check (test_report_browser.py).
 
 The profile's own stages, corpus (the embedded sample) and LoRA; the tiny random-init Llama
-(``tiny-llama``, built in code, seeded) instead of SmolLM2; 6 steps, so the default schedule
-probes 0, 1, 2, 3, 4 and 6 and generates at 0, 3 and 6; a learning rate high enough that the
+(``tiny-llama``, built in code, seeded) instead of SmolLM2; 6 steps, probed at 0, 1, 2, 3, 4
+and 6 (the default schedule of 6 steps), generating at 0 only (the profile's ``generate_at``
+is [0, 40]); a learning rate high enough that the
 points move well beyond the golden's 1e-6; small sets and token caps; no lm-eval stage.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ CURVE_DEMO: dict[str, str] = {
     "evalsets.canaries": "4", "evalsets.canary_controls": "4",
     "probe.max_new_tokens_age": "8", "probe.max_new_tokens_intent": "8", "probe.k": "8", "probe.extract_tokens": "8",
     "lmeval.enabled": "false", "verdict.control_rounds": "5", "report.answers_in_report": "8",
+    "curve.checkpoints": "[0, 1, 2, 3, 4, 6]",
 }
 CURVE_STEPS = [0, 1, 2, 3, 4, 6]
 

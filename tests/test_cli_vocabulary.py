@@ -113,3 +113,28 @@ def test_print_config_is_toml_for_run_and_train(command, tmp_path):
     data = tomllib.loads(done.stdout)
     model = data["train"]["model"] if command == "run" else data["model"]
     assert model == "smollm2"
+
+
+def test_progress_lines_follow_stderr_when_it_is_swapped_and_closed(monkeypatch):
+    # pytest's capture and notebook redirects replace sys.stderr and close the old stream; a
+    # handler bound to the first stream made every later progress line a "Logging error"
+    import io
+    import logging
+
+    from emergence.cli.common import log_to_stderr
+
+    logger = logging.getLogger("emergence")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    logger.handlers.clear()
+    try:
+        first, second = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        log_to_stderr()
+        logging.getLogger("emergence.probe").info("one")
+        first.close()
+        monkeypatch.setattr(sys, "stderr", second)
+        monkeypatch.setattr(logging, "raiseExceptions", True)
+        logging.getLogger("emergence.probe").info("two")
+        assert second.getvalue() == "    two\n"
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved

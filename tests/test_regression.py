@@ -7,7 +7,7 @@ deterministic steps to answer the age question with "Ages 6 to 8."), ``score`` a
 
 - eval-set item ids, answer texts and parsed ages: exactly;
 - every float (per-item scores, band log-likelihoods, Estimates): within 1e-6 relative or
-  absolute (NaN matches NaN);
+  absolute (NaN matches NaN); SmolLM2's within 1e-4 (below);
 - verdict outcomes, n and McNemar counts: exactly.
 
 The random tiny model answers garbage, so the golden pins its answer texts and the
@@ -16,7 +16,10 @@ state an age, which drives the parse -> score -> verdict path with real numbers.
 ``curve_tiny_llama.json`` pins the emergence curve of the cpu-demo profile shrunk to the tiny
 model (tests/curve_demo.py): every point of the band metrics and the held-out loss.
 The slow test does the same for SmolLM2-135M-Instruct (base only) on 40 ``age_heldout``
-and 6 + 6 intent items of the embedded sample (``probe_smollm2_base.json``).
+and 6 + 6 intent items of the embedded sample (``probe_smollm2_base.json``). Its floats are
+compared within 1e-4: a 30-layer float32 network gives different last digits on another CPU
+(the CI machine's band expectations differed from this machine's by 1.3e-6 relative); the
+tiny model's 2 layers stay within 1e-6 everywhere it has run.
 
 Regenerate the golden files after an intended change (and review the diff)::
 
@@ -38,6 +41,7 @@ import pytest
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_ENV = "EMERGENCE_UPDATE_GOLDEN"
 REL_TOL = ABS_TOL = 1e-6
+CROSS_CPU_TOL = 1e-4  # SmolLM2's float32 forward on another CPU: see the docstring
 # Keys compared exactly even though they hold floats: a parsed age is a decision, not a
 # measurement, and must not drift at all.
 EXACT_FLOAT_KEYS = frozenset({"parsed_age"})
@@ -74,32 +78,32 @@ def _is_nan(x: Any) -> bool:
 
 
 def compare(expected: Any, actual: Any, path: str = "$", key: str = "",
-            out: list[str] | None = None) -> list[str]:
+            out: list[str] | None = None, tol: float = REL_TOL) -> list[str]:
     """Every difference between two JSON-like trees, as 'path: expected != actual'."""
     out = [] if out is None else out
     if isinstance(expected, dict) and isinstance(actual, dict):
         if set(expected) != set(actual):
             out.append(f"{path}: keys {sorted(expected)} != {sorted(actual)}")
         for k in sorted(set(expected) & set(actual)):
-            compare(expected[k], actual[k], f"{path}.{k}", k, out)
+            compare(expected[k], actual[k], f"{path}.{k}", k, out, tol)
     elif isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             out.append(f"{path}: length {len(expected)} != {len(actual)}")
         for i, (e, a) in enumerate(zip(expected, actual)):
-            compare(e, a, f"{path}[{i}]", key, out)
+            compare(e, a, f"{path}[{i}]", key, out, tol)
     elif (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
           and not isinstance(expected, bool) and not isinstance(actual, bool)
           and key not in EXACT_FLOAT_KEYS):
         e, a = float(expected), float(actual)
         if not ((_is_nan(e) and _is_nan(a))
-                or math.isclose(e, a, rel_tol=REL_TOL, abs_tol=ABS_TOL)):
+                or math.isclose(e, a, rel_tol=tol, abs_tol=tol)):
             out.append(f"{path}: {expected!r} != {actual!r}")
     elif not (expected == actual or (_is_nan(expected) and _is_nan(actual))):
         out.append(f"{path}: {expected!r} != {actual!r}")
     return out
 
 
-def check_golden(name: str, snap: dict[str, Any]) -> None:
+def check_golden(name: str, snap: dict[str, Any], tol: float = REL_TOL) -> None:
     """Compare with tests/golden/<name>, or rewrite it when EMERGENCE_UPDATE_GOLDEN=1."""
     # a JSON round trip first, so floats and NaN compare as they will be stored
     snap = json.loads(json.dumps(snap))
@@ -111,7 +115,7 @@ def check_golden(name: str, snap: dict[str, Any]) -> None:
     if not path.is_file():
         pytest.fail(f"golden file {path} is missing: generate it with {UPDATE_ENV}=1 "
                     "(see this module's docstring), review it and commit it")
-    diffs = compare(json.loads(path.read_text(encoding="utf-8")), snap)
+    diffs = compare(json.loads(path.read_text(encoding="utf-8")), snap, tol=tol)
     assert not diffs, (f"{len(diffs)} differences from {path} (first 25):\n"
                        + "\n".join(diffs[:25]))
 
@@ -121,6 +125,9 @@ def test_compare_catches_differences():
     assert compare(base, json.loads(json.dumps(base))) == []
     assert compare(base, {**base, "a": [1.0 + 1e-9, "x", None]}) == []  # within tolerance
     assert compare(base, {**base, "a": [1.001, "x", None]})
+    assert compare(base, {**base, "a": [1.0 + 1e-5, "x", None]})
+    assert compare(base, {**base, "a": [1.0 + 1e-5, "x", None]}, tol=CROSS_CPU_TOL) == []
+    assert compare(base, {**base, "a": [1.001, "x", None]}, tol=CROSS_CPU_TOL)
     assert compare(base, {**base, "parsed_age": 6.0 + 1e-9})  # exact key
     assert compare(base, {**base, "n": 4})
     assert compare(base, {**base, "f": 0.0})
@@ -277,4 +284,4 @@ def test_probe_outcomes_smollm2_base_match_golden(one_torch_thread):
     assert [v.hypothesis.name for v in verdicts] == ["intent_memorisation", "membership_memorisation"]
     snap = snapshot(dict(sets), results, score(results), verdicts)
     assert len(snap["eval_sets"]["age_heldout"]) == 40
-    check_golden("probe_smollm2_base.json", snap)
+    check_golden("probe_smollm2_base.json", snap, tol=CROSS_CPU_TOL)

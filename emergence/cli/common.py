@@ -61,11 +61,27 @@ def quiet_cpu_only_noise() -> None:
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is when a line is logged.
+
+    A plain ``StreamHandler(sys.stderr)`` keeps the stream it was built with; when that stream
+    is swapped and closed (pytest's capture, a notebook cell's redirect), every later line of
+    the process fails with "I/O operation on closed file"."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property wins
+        pass
+
+
 def log_to_stderr(level: int = logging.INFO) -> None:
     """Send the ``emergence`` loggers' lines (training steps, probing progress) to stderr."""
     logger = logging.getLogger("emergence")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("    %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(level)
