@@ -40,6 +40,7 @@ from emergence.corpus.records import LoadError
 from emergence.corpus.retry import Retry, status_of, transient
 from emergence.corpus.storage import BACKENDS, StorageOptions
 from emergence.corpus.urls import display_url, is_url
+from emergence.handoff import put_unless_stopped
 
 __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
            "identity", "is_url"]
@@ -331,13 +332,7 @@ class RemoteFile(io.RawIOBase):
         stop = threading.Event()
 
         def put(item: Any) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+            return put_unless_stopped(q, item, stop)
 
         def work() -> None:
             pos = at

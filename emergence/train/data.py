@@ -233,6 +233,8 @@ def _prefetch(items: Iterator[Any], size: int) -> Iterator[Any]:
     """
     import queue
 
+    from emergence.handoff import put_unless_stopped
+
     if size <= 0:
         yield from items
         return
@@ -240,13 +242,7 @@ def _prefetch(items: Iterator[Any], size: int) -> Iterator[Any]:
     stop = threading.Event()
 
     def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return put_unless_stopped(q, item, stop)
 
     def work() -> None:
         try:
