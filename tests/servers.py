@@ -217,6 +217,27 @@ def write_corpus(path: Path, n: int, *, seed: int = 0) -> Path:
     return path
 
 
+def corpus_and_gzip(folder: Path, name: str, n: int) -> dict[str, Path]:
+    """`write_corpus` into folder/name and the same file gzipped (level 1) beside it:
+    {name: plain, name + ".gz": gzipped}."""
+    import gzip
+    import shutil
+
+    plain = write_corpus(folder / name, n)
+    gz = folder / f"{name}.gz"
+    with plain.open("rb") as src, gzip.open(gz, "wb", compresslevel=1) as out:
+        shutil.copyfileobj(src, out)
+    return {name: plain, gz.name: gz}
+
+
+def read_all(source, **kw):
+    """Every record of `source` as (uid, title, content, raw target_ind), and the load stats."""
+    from emergence import stream_records
+
+    with stream_records(source, progress=False, **kw) as stream:
+        return [(r.uid, r.title, r.content, r.raw_target_ind) for r in stream], stream.stats
+
+
 def env_applied(env: dict[str, str]):
     """Set `env` in os.environ for the duration (a context manager)."""
 

@@ -5,7 +5,6 @@ injection, and moto's S3 server read through s3fs. gs:// and hf:// are checked o
 """
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import shutil
@@ -16,8 +15,7 @@ import pytest
 from emergence.corpus.records import LoadError
 from emergence.corpus.remote import (CorpusURL, RemoteFile, Retry, StorageOptions, corpus_source, display_url,
                                      identity, is_url)
-from emergence.corpus.stream import stream_records
-from servers import FileServer, env_applied, moto_s3, write_corpus
+from servers import FileServer, corpus_and_gzip, env_applied, moto_s3, read_all
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,17 +24,10 @@ FAST = Retry(tries=4, first_wait=0.001, max_wait=0.01, throttled_wait=0.001)
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("remote")
-    plain = write_corpus(folder / "c.jsonl", 3000)
-    gz = folder / "c.jsonl.gz"
-    with plain.open("rb") as src, gzip.open(gz, "wb", compresslevel=1) as out:
-        shutil.copyfileobj(src, out)
-    return {"c.jsonl": plain, "c.jsonl.gz": gz}
+    return corpus_and_gzip(tmp_path_factory.mktemp("remote"), "c.jsonl", 3000)
 
 
-def _records(source, **kw):
-    with stream_records(source, progress=False, **kw) as stream:
-        return [(r.uid, r.title, r.content, r.raw_target_ind) for r in stream], stream.stats
+_records = read_all
 
 
 # -- URL handling ----------------------------------------------------------------------------

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from emergence.corpus.remote import Retry
-from emergence.corpus.stream import stream_records
-from servers import FileServer, write_corpus
+from servers import FileServer, corpus_and_gzip, read_all
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -20,17 +18,10 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="session")
 def corpus_200k(tmp_path_factory) -> dict[str, Path]:
     """Generated once per session: 200,000 small lines (~37 MB), and the same gzipped."""
-    folder = tmp_path_factory.mktemp("c200k")
-    plain = write_corpus(folder / "trn.jsonl", 200_000)
-    gz = folder / "trn.jsonl.gz"
-    with plain.open("rb") as src, gzip.open(gz, "wb", compresslevel=1) as out:
-        shutil.copyfileobj(src, out)
-    return {"trn.jsonl": plain, "trn.jsonl.gz": gz}
+    return corpus_and_gzip(tmp_path_factory.mktemp("c200k"), "trn.jsonl", 200_000)
 
 
-def _read(source, **kw):
-    with stream_records(source, progress=False, **kw) as stream:
-        return [(r.uid, r.title, r.content, r.raw_target_ind) for r in stream], stream.stats
+_read = read_all
 
 
 @pytest.mark.parametrize("name", ["trn.jsonl", "trn.jsonl.gz"])
