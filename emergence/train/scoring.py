@@ -33,7 +33,7 @@ def mean_token_loss(
     total, count = 0.0, 0
     try:
         with torch.no_grad():
-            # length-sorted batches pad little (the cpu-demo sample: 7.0 s instead of 8.3 s); the
+            # length-sorted batches pad little (benchmarks/README.md, "The cpu-demo run"); the
             # loss is a sum over tokens, so the order does not change it
             for batch in batches(sorted(examples, key=lambda e: len(e["input_ids"])), batch_size):
                 width = max(len(e["input_ids"]) for e in batch)
