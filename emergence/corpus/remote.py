@@ -45,7 +45,7 @@ from emergence.handoff import put_unless_stopped
 __all__ = ["CHUNK", "MIN_CHUNK", "CorpusURL", "RemoteFile", "Retry", "StorageOptions", "corpus_source", "display_url",
            "identity", "is_url"]
 
-CHUNK = 2 << 20  # bytes a range request asks for (benchmarks/README.md: 4 MiB bought no speed, 17 MB more memory)
+CHUNK = 2 << 20  # bytes a range request asks for (why not more: benchmarks/README.md, "Corpora at URLs")
 MIN_CHUNK = 64 << 10  # the shortest request after failures (each halves it)
 _COMPRESSION = re.compile(r"^(gzip|gz|bz2|xz|lzma|zstd|zip)(?:://[^:]*)?::", re.I)
 
