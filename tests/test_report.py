@@ -188,3 +188,21 @@ def test_fmt_est_and_markdown_table():
     assert fmt_est({"mean": float("nan"), "n": 0}) == "–"
     md = render_markdown([Table(["a", "n"], [["x\ny", "1"]], numeric=(1,))])
     assert md.splitlines() == ["| a | n |", "| --- | ---: |", "| x y | 1 |"]
+
+
+def test_a_corpus_url_credentials_and_query_stay_out_of_the_report(tmp_path):
+    # a presigned URL's query string is a credential; reports are passed around. The run's
+    # config.toml keeps the URL whole (the run resumes from it), the report shows it without
+    from emergence.corpus.remote import CorpusURL
+    from emergence.report import write_report
+
+    result = make_result(tmp_path)
+    url = "https://reader:pa55word@books.example/trn.json?X-Amz-Signature=S3CR3T&X-Amz-Credential=AKIA"
+    cfg = result.config.model_copy(update={"train": result.config.train.model_copy(update={"corpus": CorpusURL(url)})})
+    result = result.model_copy(update={"config": cfg})
+    result.paths.config.write_text(f'profile = "report-test"\n[train]\ncorpus = "{url}"\n', encoding="utf-8")
+    md, page = write_report(result, tmp_path)
+    for text in (md.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")):
+        assert "S3CR3T" not in text and "AKIA" not in text and "pa55word" not in text
+        assert "https://books.example/trn.json?…" in text
+    assert "S3CR3T" in result.paths.config.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emergence.corpus.urls import display_url
 from emergence.report.document import (Block, Bold, Bullets, Code, Details, Heading, Image, Link, Para, Table, Text,
                                        VerdictBox)
 from emergence.report.fmt import duration, fmt_est, isnan, num, pct
@@ -25,6 +26,7 @@ from emergence.report.tables import (age_table, answers_table, by_band_table, cu
                                      memorisation_table, paired_table)
 
 if TYPE_CHECKING:
+    from emergence.experiment.config import ExperimentConfig
     from emergence.results import ExperimentResult
     from emergence.verdict.hypothesis import Verdict
 
@@ -247,7 +249,8 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     t = cfg.train
     rows: list[list[Text]] = [
         ["model", [Code(t.model), f" → {train.base_model}"]],
-        ["corpus", [Code(str(cfg.corpus_path())), f" ({audit.load.yielded:,} records, {audit.load.bytes_read / 1e6:.1f} MB)"]],
+        ["corpus", [Code(display_url(str(cfg.corpus_path()))),
+                    f" ({audit.load.yielded:,} records, {audit.load.bytes_read / 1e6:.1f} MB)"]],
         ["split", f"held_out={t.held_out}, salt={t.salt!r}: {audit.train_records:,} train / "
                   f"{audit.held_out_records:,} held-out records"],
         ["training", f"{train.backend} backend on {train.device}; LoRA r={t.lora_r}, alpha={t.lora_alpha:g}, "
@@ -275,7 +278,7 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     blocks.append(Table(["", ""], rows))
     cfg_text = (result.paths.config.read_text(encoding="utf-8") if result.paths.config.is_file()
                 else json.dumps(cfg.model_dump(mode="json"), indent=2))
-    blocks.append(Details("The full config (config.toml)", cfg_text))
+    blocks.append(Details("The full config (config.toml)", _shareable(cfg_text, cfg)))
 
     # -- audit
     blocks.append(Heading(2, "Corpus audit", "audit"))
@@ -467,4 +470,16 @@ def build_report(result: "ExperimentResult", images: dict[str, Path]) -> list[Bl
     ]
     blocks.append(Table(["file", "what"], files))
     return blocks
+
+
+def _shareable(config_text: str, cfg: ExperimentConfig) -> str:
+    """The config as a report shows it: a corpus URL without its user:password@ or query string
+    (a presigned URL's query is a credential, and reports get passed around). The run
+    directory's config.toml keeps the URL whole, so the run still resumes from it."""
+    corpus = cfg.train.corpus
+    if corpus is None or display_url(str(corpus)) == str(corpus):
+        return config_text
+    shown = display_url(str(corpus))
+    return ("# the corpus URL is shown without its credentials and query string; config.toml has it whole\n"
+            + config_text.replace(str(corpus), shown))
 
