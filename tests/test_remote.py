@@ -27,9 +27,6 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
     return corpus_and_gzip(tmp_path_factory.mktemp("remote"), "c.jsonl", 3000)
 
 
-_records = read_all
-
-
 # -- URL handling ----------------------------------------------------------------------------
 def test_urls_and_paths_are_told_apart():
     assert all(map(is_url, ["s3://b/k", "gs://b/k", "hf://datasets/o/n/trn.json", "https://h/x", "file:///x",
@@ -85,28 +82,28 @@ def test_train_config_takes_a_url_and_never_shows_its_storage_options(tmp_path):
 # -- reading over HTTP -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["c.jsonl", "c.jsonl.gz"])
 def test_a_url_reads_as_the_local_file(corpus, name):
-    local, local_stats = _records(corpus[name])
+    local, local_stats = read_all(corpus[name])
     with FileServer(corpus) as server:
-        remote, stats = _records(server.url(name))
+        remote, stats = read_all(server.url(name))
     assert remote == local and stats.retries == 0
     assert stats.model_dump(exclude={"source"}) == local_stats.model_dump(exclude={"source"})
 
 
 def test_a_leading_gzip_chain_is_accepted_and_gzip_sniffed(corpus):
     with FileServer(corpus) as server:
-        records, stats = _records("gzip::" + server.url("c.jsonl.gz"))
+        records, stats = read_all("gzip::" + server.url("c.jsonl.gz"))
     assert stats.format == "jsonl+gzip" and len(records) == stats.yielded > 0
 
 
 def test_other_compressions_are_refused_by_name(corpus):
     with FileServer(corpus) as server, pytest.raises(LoadError, match="bz2 compression is not read"):
-        _records("bz2::" + server.url("c.jsonl"))
+        read_all("bz2::" + server.url("c.jsonl"))
 
 
 def test_faults_are_retried_where_the_read_stopped(corpus):
-    local, _ = _records(corpus["c.jsonl"])
+    local, _ = read_all(corpus["c.jsonl"])
     with FileServer(corpus, drop_every=100_000, faults={2: 503, 3: 429, 6: 500}) as server:
-        remote, stats = _records(server.url("c.jsonl"), retry=Retry(tries=8, first_wait=0.001, max_wait=0.01))
+        remote, stats = read_all(server.url("c.jsonl"), retry=Retry(tries=8, first_wait=0.001, max_wait=0.01))
     assert remote == local and server.drops > 0
     assert 1 <= stats.retries <= server.failed_ranges + server.faulted and server.drops > 0
 
@@ -126,10 +123,10 @@ def test_retries_run_out_with_the_url_and_byte_offset(corpus):
 def test_a_missing_object_and_a_client_error_are_not_retried(corpus):
     with FileServer(corpus) as server:
         with pytest.raises(FileNotFoundError, match="no such corpus file"):
-            _records(server.url("missing.jsonl"))
+            read_all(server.url("missing.jsonl"))
     with FileServer(corpus, faults={2: 403}) as server:
         with pytest.raises(LoadError, match="403") as err:
-            _records(server.url("c.jsonl"), retry=FAST)
+            read_all(server.url("c.jsonl"), retry=FAST)
     assert err.value.reason == "read_failed" and server.requests <= 3
 
 
@@ -174,12 +171,12 @@ def test_storage_options_never_reach_a_message(s3):
     closed = "http://127.0.0.1:9"
     once = {"config_kwargs": {"retries": {"max_attempts": 1}}}  # botocore's own retries: not this test's
     with pytest.raises(LoadError) as err:
-        _records("s3://corpora/c.jsonl", storage=StorageOptions(endpoint_url=closed, options=once),
+        read_all("s3://corpora/c.jsonl", storage=StorageOptions(endpoint_url=closed, options=once),
                  retry=Retry(tries=2, first_wait=0))
     assert err.value.reason == "read_failed" and "s3://corpora/c.jsonl" in str(err.value)
     assert closed not in str(err.value) and "***" in str(err.value)
     with pytest.raises(LoadError) as err:
-        _records("s3://corpora/c.jsonl", storage=StorageOptions(profile="lab-s3cr3t-profile"), retry=FAST)
+        read_all("s3://corpora/c.jsonl", storage=StorageOptions(profile="lab-s3cr3t-profile"), retry=FAST)
     assert "lab-s3cr3t-profile" not in str(err.value) and "***" in str(err.value)
 
 
@@ -188,7 +185,7 @@ def test_storage_options_never_reach_a_message(s3):
 def test_gs_urls_need_gcsfs_or_reach_their_endpoint():
     storage = StorageOptions(anonymous=True, endpoint_url="http://127.0.0.1:9")
     with pytest.raises(LoadError) as err:
-        _records("gs://bucket/trn.json.gz", storage=storage, retry=Retry(tries=2, first_wait=0))
+        read_all("gs://bucket/trn.json.gz", storage=storage, retry=Retry(tries=2, first_wait=0))
     assert "gs://bucket/trn.json.gz" in str(err.value)
     assert err.value.reason in ("missing_backend", "read_failed")
     if err.value.reason == "missing_backend":
@@ -200,14 +197,14 @@ def test_hf_urls_reach_their_endpoint_and_name_the_url():
     pytest.importorskip("huggingface_hub")
     storage = StorageOptions(endpoint_url="http://127.0.0.1:9", options={"token": "hf_n0t4r3alt0k3n"})
     with pytest.raises((LoadError, FileNotFoundError)) as err:
-        _records("hf://datasets/someone/books/trn.json.gz", storage=storage, retry=Retry(tries=2, first_wait=0))
+        read_all("hf://datasets/someone/books/trn.json.gz", storage=storage, retry=Retry(tries=2, first_wait=0))
     assert "hf://datasets/someone/books/trn.json.gz" in str(err.value)
     assert "hf_n0t4r3alt0k3n" not in str(err.value) and "127.0.0.1:9" not in str(err.value)
 
 
 def test_unknown_schemes_are_named():
     with pytest.raises(LoadError, match="Protocol not known: nosuch") as err:
-        _records("nosuch://bucket/trn.json")
+        read_all("nosuch://bucket/trn.json")
     assert err.value.reason == "bad_url"
 
 
@@ -221,16 +218,16 @@ def s3(corpus):
 
 @pytest.mark.parametrize("key", ["c.jsonl", "c.jsonl.gz"])
 def test_s3_reads_as_the_local_file(s3, corpus, key):
-    local, local_stats = _records(corpus[key])
-    remote, stats = _records(f"s3://corpora/{key}")
+    local, local_stats = read_all(corpus[key])
+    remote, stats = read_all(f"s3://corpora/{key}")
     assert remote == local and stats.read == local_stats.read and stats.rejected == local_stats.rejected
 
 
 def test_s3_with_storage_options_from_the_config(s3, corpus, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # only the storage options say where the store is
     storage = StorageOptions(endpoint_url=s3["AWS_ENDPOINT_URL"], options={"key": "testing", "secret": "testing"})
-    remote, _ = _records(CorpusURL("s3://corpora/c.jsonl.gz", storage))
-    assert remote == _records(corpus["c.jsonl.gz"])[0]
+    remote, _ = read_all(CorpusURL("s3://corpora/c.jsonl.gz", storage))
+    assert remote == read_all(corpus["c.jsonl.gz"])[0]
 
 
 def test_s3_identity_and_missing_keys(s3):
@@ -258,11 +255,11 @@ def test_data_audit_cli_reads_an_s3_url(s3, corpus, capsys):
 
 
 def test_file_urls_and_synchronous_filesystems_read_ahead_in_a_thread(corpus):
-    local, _ = _records(corpus["c.jsonl.gz"])
+    local, _ = read_all(corpus["c.jsonl.gz"])
     url = corpus["c.jsonl.gz"].as_uri()
     with RemoteFile(url, chunk=64 << 10) as f:
         assert not f._async and f.read(2) == b"\x1f\x8b"
-    remote, stats = _records(url)
+    remote, stats = read_all(url)
     assert remote == local and stats.format == "jsonl+gzip"
 
 
@@ -290,7 +287,7 @@ def test_strict_and_damaged_gzip_fail_over_a_url_as_locally(corpus, tmp_path):
         for name, policy in (("c.jsonl.gz", "strict"), ("cut.jsonl.gz", "skip")):
             for where, source in (("local", corpus.get(name, cut)), ("url", server.url(name))):
                 with pytest.raises(LoadError) as err:
-                    _records(source, policy=policy)
+                    read_all(source, policy=policy)
                 errors[name, where] = err.value
     for name in ("c.jsonl.gz", "cut.jsonl.gz"):
         local, url = errors[name, "local"], errors[name, "url"]

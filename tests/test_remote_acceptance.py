@@ -21,15 +21,12 @@ def corpus_200k(tmp_path_factory) -> dict[str, Path]:
     return corpus_and_gzip(tmp_path_factory.mktemp("c200k"), "trn.jsonl", 200_000)
 
 
-_read = read_all
-
-
 @pytest.mark.parametrize("name", ["trn.jsonl", "trn.jsonl.gz"])
 def test_drops_every_8_mib_and_three_503s_change_nothing(corpus_200k, name):
-    local, local_stats = _read(corpus_200k[name])
+    local, local_stats = read_all(corpus_200k[name])
     faults = {2: 503, 3: 503, 4: 503}  # the first range requests (request 1 asks for the size)
     with FileServer(corpus_200k, drop_every=8 << 20, faults=faults) as server:
-        remote, stats = _read(server.url(name), retry=Retry(first_wait=0.001, max_wait=0.01))
+        remote, stats = read_all(server.url(name), retry=Retry(first_wait=0.001, max_wait=0.01))
     assert len(local) > 190_000 and remote == local  # same records, same order, same content
     assert stats.model_dump(exclude={"source", "retries", "retry_log"}) == \
         local_stats.model_dump(exclude={"source", "retries", "retry_log"})

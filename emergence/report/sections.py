@@ -477,9 +477,8 @@ def _shareable(config_text: str, cfg: ExperimentConfig) -> str:
     (a presigned URL's query is a credential, and reports get passed around). The run
     directory's config.toml keeps the URL whole, so the run still resumes from it."""
     corpus = cfg.train.corpus
-    if corpus is None or display_url(str(corpus)) == str(corpus):
+    shown = None if corpus is None else display_url(str(corpus))
+    if shown is None or shown == str(corpus):
         return config_text
-    shown = display_url(str(corpus))
     return ("# the corpus URL is shown without its credentials and query string; config.toml has it whole\n"
             + config_text.replace(str(corpus), shown))
-
